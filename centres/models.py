@@ -1,0 +1,181 @@
+"""Centres, sites, memberships, certificates, audits and the event log (GLOSSARY.md)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """Roles of a membership; read only by ``centres.permissions``."""
+
+    COORDINATOR = "coordinator", _("Centre coordinator")
+    AUDITOR = "auditor", _("Auditor (Fachexperte)")
+    COMMISSION = "commission", _("Commission member")
+    OFFICE = "office", _("Certification office")
+
+
+class Centre(models.Model):
+    """A certified head and neck tumour centre (Zentrum); has one or more sites."""
+
+    name = models.CharField(_("name"), max_length=200)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("centre")
+        verbose_name_plural = _("centres")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(models.Model):
+    """A site (Standort) of a centre: submits one Datenblatt per indicator year.
+
+    ``registration_number`` is OnkoZert's Reg.-Nr., stored as text (format not public).
+    ``standalone`` marks a KHT site without an Onkologisches Zentrum at the site.
+    """
+
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="sites")
+    registration_number = models.CharField(_("Reg.-Nr."), max_length=40, unique=True)
+    name = models.CharField(_("site"), max_length=200)
+    city = models.CharField(_("city"), max_length=100)
+    state = models.CharField(_("federal state / country"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="DE")
+    standalone = models.BooleanField(_("standalone centre"), default=False)
+    initial_certification = models.DateField(_("initial certification"), null=True, blank=True)
+    documentation_system = models.CharField(
+        _("documentation system"), max_length=100, blank=True
+    )
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("e-mail"), blank=True)
+
+    class Meta:
+        ordering = ["registration_number"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+
+    def __str__(self) -> str:
+        return f"{self.registration_number} {self.name}"
+
+    @property
+    def abroad(self) -> bool:
+        """True for sites outside Germany."""
+        return self.country != "DE"
+
+
+class Membership(models.Model):
+    """A user's role, for one site or (``site`` empty) for all sites.
+
+    Coordinators and auditors are bound to sites; commission members and office staff
+    usually hold a national membership (site empty).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site", "role"], name="uniq_membership"),
+            models.UniqueConstraint(
+                fields=["user", "role"],
+                condition=models.Q(site__isnull=True),
+                name="uniq_national_membership",
+            ),
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} {self.site or '*'}"
+
+
+class CertificateStatus(models.TextChoices):
+    VALID = "valid", _("valid")
+    REDUCED_VALIDITY = "reduced_validity", _("reduced validity")
+    SUSPENDED = "suspended", _("suspended")
+    ENDED = "ended", _("ended")
+
+
+class Certificate(models.Model):
+    """A certificate of a site with its validity period and state."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certificates")
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=CertificateStatus.choices,
+        default=CertificateStatus.VALID,
+    )
+
+    class Meta:
+        ordering = ["-valid_from"]
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+
+
+class AuditKind(models.TextChoices):
+    INITIAL = "initial_certification", _("initial certification")
+    SURVEILLANCE = "surveillance_audit", _("surveillance audit")
+    REPEAT = "repeat_audit", _("repeat audit")
+    RECERTIFICATION = "recertification", _("re-certification")
+
+
+class Audit(models.Model):
+    """An audit of a site in an audit year (= indicator year + 1)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="audits")
+    audit_year = models.PositiveIntegerField(_("audit year"))
+    kind = models.CharField(_("kind"), max_length=30, choices=AuditKind.choices)
+    date = models.DateField(_("date"), null=True, blank=True)
+    auditor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="audits",
+    )
+
+    class Meta:
+        ordering = ["-audit_year", "site"]
+        verbose_name = _("audit")
+        verbose_name_plural = _("audits")
+
+    @property
+    def indicator_year(self) -> int:
+        return self.audit_year - 1
+
+
+class LogEntry(models.Model):
+    """One state change: who did what to which object, when (pretix ``log_action``).
+
+    ``action`` is a namespaced code such as ``"indicators.deviation.justified"``.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="qip_log_entries",
+    )
+    action = models.CharField(max_length=100, db_index=True)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="qip_log_entries"
+    )
+    object_id = models.PositiveBigIntegerField()
+    obj = GenericForeignKey("content_type", "object_id")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        verbose_name = _("log entry")
+        verbose_name_plural = _("log entries")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

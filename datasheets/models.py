@@ -1,0 +1,112 @@
+"""Datasheet revisions and the values entered in them."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from centres.models import Site
+from indicators import domain
+from indicators.models import CatalogueVersion, IndicatorDefinition
+
+from .choices import RevisionSource, RevisionStatus
+
+
+class DatasheetRevision(models.Model):
+    """One uploaded Datenblatt file: every upload is kept (SPEC §2, §3).
+
+    ``site`` and ``indicator_year`` come from the Deckblatt once parsed (a web upload
+    names the expected site up front in ``expected_site``). ``errors`` and ``warnings``
+    are lists of ``{sheet, cell, code, message, message_de, message_en}``. ``is_current``
+    marks the evaluated revision that national statistics use for its site and year.
+    """
+
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="datasheet_revisions",
+    )
+    source = models.CharField(max_length=10, choices=RevisionSource.choices, default=RevisionSource.WEB)
+    file = models.FileField(_("file"), upload_to="datasheets/", max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64, db_index=True)
+    expected_site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="revisions"
+    )
+    indicator_year = models.PositiveIntegerField(_("indicator year"), null=True, blank=True)
+    catalogue_version = models.ForeignKey(
+        CatalogueVersion, on_delete=models.PROTECT, null=True, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=RevisionStatus.choices, default=RevisionStatus.PENDING,
+        db_index=True,
+    )
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    cover = models.JSONField(default=dict, blank=True)
+    is_current = models.BooleanField(default=False)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        indexes = [models.Index(fields=["site", "indicator_year", "is_current"])]
+        verbose_name = _("datasheet revision")
+        verbose_name_plural = _("datasheet revisions")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.original_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (RevisionStatus.FAILED, RevisionStatus.EVALUATED)
+
+
+class BaseDataValue(models.Model):
+    """One Basisdaten cell of a revision: ``key`` from the layout, e.g.
+    ``oral_cavity.operated.III`` or ``recurrences``; ``value`` a count (None = empty)."""
+
+    revision = models.ForeignKey(
+        DatasheetRevision, on_delete=models.CASCADE, related_name="base_data"
+    )
+    key = models.CharField(max_length=60)
+    value = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["revision", "key"], name="uniq_base_value")]
+
+
+class IndicatorValue(models.Model):
+    """One Kennzahlen row of a revision: entered (or derived) numerator/denominator,
+    the Begründung, and the evaluation result (``flags``; SPEC §4).
+
+    ``denominator`` is None for count indicators; counts are integers.
+    """
+
+    revision = models.ForeignKey(
+        DatasheetRevision, on_delete=models.CASCADE, related_name="indicator_values"
+    )
+    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT)
+    numerator = models.PositiveIntegerField(_("numerator"))
+    denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
+    justification = models.TextField(_("justification"), blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    evaluated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["definition__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["revision", "definition"], name="uniq_indicator_value")
+        ]
+
+    @property
+    def rate(self) -> Fraction | None:
+        """numerator / denominator as a Fraction 0..1; None for counts or denominator 0."""
+        return domain.rate(self.numerator, self.denominator)
