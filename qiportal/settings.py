@@ -26,7 +26,8 @@ DATA_DIR = Path(os.environ.get("QIPORTAL_DATA_DIR", BASE_DIR / "var"))
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("QIPORTAL_ALLOW_INSECURE_KEY"):
+    # pytest sets PYTEST_VERSION; tests run with an insecure throw-away key.
+    if not DEBUG and not env_bool("QIPORTAL_ALLOW_INSECURE_KEY") and not os.environ.get("PYTEST_VERSION"):
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off "
             "(set DEBUG=1 or QIPORTAL_ALLOW_INSECURE_KEY=1 for local use)."
@@ -136,7 +137,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-if DEBUG or os.environ.get("PYTEST_CURRENT_TEST") is not None:
+if DEBUG or os.environ.get("PYTEST_VERSION"):
     STORAGES["staticfiles"] = {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
     }

@@ -1,0 +1,45 @@
+"""factory_boy factories for the test suite."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from centres.models import Centre, Membership, Role, Site
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", "pw-test-12345")
+
+
+class CentreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Centre
+
+    name = factory.Sequence(lambda n: f"Kopf-Hals-Tumorzentrum {n}")
+    city = "Berlin"
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    centre = factory.SubFactory(CentreFactory)
+    registration_number = factory.Sequence(lambda n: f"KHT-T{n:03d}")
+    name = factory.Sequence(lambda n: f"Klinikum {n}")
+    city = "Berlin"
+    state = "Berlin"
+    country = "DE"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    site = factory.SubFactory(SiteFactory)
+    role = Role.COORDINATOR
