@@ -1,0 +1,38 @@
+"""Helpers to fill templates with consistent values for tests."""
+
+from __future__ import annotations
+
+from datasheets.layout import Layout
+from datasheets.template import SheetValues
+
+
+def consistent_values(layout: Layout, *, cases_per_cell: int = 3, justify: bool = True) -> SheetValues:
+    """Every stage cell ``cases_per_cell``; block fields small counts; every entered
+    numerator 80 % of its (entered or derived) denominator; reconstruction categories
+    sum to the primary cases. Flagged values get a Begründung when ``justify``."""
+    from indicators.domain import evaluate
+
+    base: dict[str, int | None] = {k: cases_per_cell for k in layout.stage_cell_keys}
+    for f in layout.block_fields:
+        base[f.key] = 5
+    primary = layout.primary_cases(base)
+    recon = [f.key for f in layout.block_fields if f.key.startswith("reconstruction.")]
+    if recon:
+        for key in recon:
+            base[key] = 0
+        base[recon[0]] = primary
+    indicators = {}
+    for ind in layout.indicators:
+        den = None
+        if not ind.is_count:
+            den = layout.derive(ind.denominator_source, base) if ind.denominator_source else 20
+        num_derived = layout.derive(ind.numerator_source, base) if ind.numerator_source else None
+        num = num_derived if num_derived is not None else (80 if ind.is_count else (den * 4) // 5)
+        flags = evaluate(num, den, ind.rule)
+        text = "Begründung: Sondereffekt im Kennzahlenjahr." if flags and justify else ""
+        indicators[ind.code] = (
+            None if ind.numerator_source else num,
+            den if ind.denominator_entered else None,
+            text,
+        )
+    return SheetValues(base=base, indicators=indicators)
