@@ -36,3 +36,17 @@ def consistent_values(layout: Layout, *, cases_per_cell: int = 3, justify: bool 
             text,
         )
     return SheetValues(base=base, indicators=indicators)
+
+
+def edit_workbook(content: bytes, edits: dict[tuple[str, str], object]) -> bytes:
+    """Return ``content`` with cells changed: ``{(sheet, "C12"): value}``."""
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(content))
+    for (sheet, ref), value in edits.items():
+        wb[sheet][ref].value = value
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
