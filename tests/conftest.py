@@ -60,3 +60,30 @@ def commission(db):
 @pytest.fixture
 def office(db):
     return _user("office", Role.OFFICE, None)
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service is missing locally; under CI=true fail instead (never skip
+    silently in CI)."""
+    if condition:
+        return
+    if _ci():
+        pytest.fail(f"required for CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _celery_mode(request):
+    """Unit tests run tasks eagerly after commit; ``integration`` tests use the
+    configured broker and a real worker process."""
+    from qiportal.celery import app
+
+    eager = request.node.get_closest_marker("integration") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
