@@ -1,3 +1,56 @@
 from django.contrib import admin
 
-# Register your models here.
+from .models import Audit, Centre, Certificate, LogEntry, Membership, Site
+
+
+class SiteInline(admin.TabularInline):
+    model = Site
+    extra = 0
+    fields = ("registration_number", "name", "city", "country", "standalone")
+
+
+@admin.register(Centre)
+class CentreAdmin(admin.ModelAdmin):
+    list_display = ("name", "city")
+    search_fields = ("name", "city")
+    inlines = [SiteInline]
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("registration_number", "name", "city", "country", "standalone")
+    list_filter = ("country", "standalone")
+    search_fields = ("registration_number", "name", "city")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "site")
+    list_filter = ("role",)
+    search_fields = ("user__username", "site__registration_number")
+    autocomplete_fields = ("site",)
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ("site", "valid_from", "valid_until", "status")
+    list_filter = ("status",)
+
+
+@admin.register(Audit)
+class AuditAdmin(admin.ModelAdmin):
+    list_display = ("site", "audit_year", "kind", "date", "auditor")
+    list_filter = ("audit_year", "kind")
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "content_type", "object_id")
+    list_filter = ("action",)
+    readonly_fields = ("created_at", "actor", "action", "content_type", "object_id", "data")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -122,6 +122,9 @@ class Certificate(models.Model):
         verbose_name = _("certificate")
         verbose_name_plural = _("certificates")
 
+    def __str__(self) -> str:
+        return f"{self.site.registration_number} {self.valid_from:%Y-%m-%d}–{self.valid_until:%Y-%m-%d} ({self.status})"
+
 
 class AuditKind(models.TextChoices):
     INITIAL = "initial_certification", _("initial certification")
@@ -146,6 +149,9 @@ class Audit(models.Model):
         ordering = ["-audit_year", "site"]
         verbose_name = _("audit")
         verbose_name_plural = _("audits")
+
+    def __str__(self) -> str:
+        return f"{self.site.registration_number} {self.audit_year} {self.kind}"
 
     @property
     def indicator_year(self) -> int:

@@ -82,6 +82,9 @@ class BaseDataValue(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["revision", "key"], name="uniq_base_value")]
 
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
 
 class IndicatorValue(models.Model):
     """One Kennzahlen row of a revision: entered (or derived) numerator/denominator,
@@ -105,6 +108,9 @@ class IndicatorValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["revision", "definition"], name="uniq_indicator_value")
         ]
+
+    def __str__(self) -> str:
+        return f"KeZa {self.definition.code}: {self.numerator}/{self.denominator}"
 
     @property
     def rate(self) -> Fraction | None:

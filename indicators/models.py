@@ -197,6 +197,9 @@ class Evaluation(models.Model):
         verbose_name = _("evaluation")
         verbose_name_plural = _("evaluations")
 
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.indicator_year} {self.definition}: {self.numerator}/{self.denominator}"
+
     @property
     def rate(self) -> Fraction | None:
         return domain.rate(self.numerator, self.denominator)

@@ -1,7 +1,7 @@
 import pytest
 
-from centres.permissions import Action, restrict, user_can
 from centres.models import Site
+from centres.permissions import Action, restrict, user_can
 
 
 @pytest.mark.django_db
