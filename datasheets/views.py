@@ -1,3 +1,211 @@
-from django.shortcuts import render
+"""Views of the datasheets app: template download, upload, revision list and detail.
 
-# Create your views here.
+No business logic: reads go through ``datasheets.selectors`` (404 out of scope), writes
+through ``datasheets.services``; an ``ApplicationError`` becomes a message, never a 500.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from centres.permissions import Action, user_can
+from centres.selectors import site_get, site_list
+from centres.views import PortalMixin, revisions_fingerprint
+from qiportal.exceptions import ApplicationError
+
+from .choices import RevisionStatus
+from .forms import XLSX_CONTENT_TYPE, DatasheetUploadForm, RevisionFilterSet, TemplateDownloadForm
+from .selectors import revision_get, revision_list, revision_values
+from .services import datasheet_template_build, datasheet_upload, revision_report
+from .tables import IndicatorValueTable, RevisionTable, status_badge
+
+
+class TemplateDownloadView(View):
+    """GET ?indicator_year=YYYY: the empty Datenblatt of a site (users who may SUBMIT)."""
+
+    def get(self, request, site_pk: int):
+        site = site_get(user=request.user, pk=site_pk)
+        if not user_can(request.user, Action.SUBMIT, site):
+            raise PermissionDenied
+        form = TemplateDownloadForm(request.GET)
+        if not form.is_valid():
+            messages.error(request, _("Please choose an indicator year."))
+            return redirect("centres:site_detail", pk=site.pk)
+        try:
+            filename, content = datasheet_template_build(
+                site=site, indicator_year=form.cleaned_data["indicator_year"],
+                acting_user=request.user,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("centres:site_detail", pk=site.pk)
+        response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class UploadView(PortalMixin, FormView):
+    """Upload one Datenblatt for a site; redirects to the new revision's page.
+
+    GET shows the form (site preselected by ``?site=``); a refused or invalid upload
+    answers 200 with the form and its messages.
+    """
+
+    template_name = "datasheets/upload.html"
+    form_class = DatasheetUploadForm
+    nav_section = "datasheets"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not self._sites().exists():
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def _sites(self):
+        return site_list(user=self.request.user, action=Action.SUBMIT)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
+
+    def get_initial(self):
+        initial = super().get_initial()
+        if self.request.GET.get("site", "").isdigit():
+            initial["site"] = int(self.request.GET["site"])
+        return initial
+
+    def form_valid(self, form):
+        upload = form.cleaned_data["file"]
+        try:
+            revision = datasheet_upload(
+                content=upload.read(),
+                filename=upload.name,
+                acting_user=self.request.user,
+                expected_site=form.cleaned_data["site"],
+                source="web",
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, _("The data sheet was uploaded and is being checked.")
+        )
+        return redirect("datasheets:revision_detail", pk=revision.pk)
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("The data sheet was not uploaded. Please see below."))
+        return super().form_invalid(form)
+
+
+class RevisionListView(PortalMixin, SingleTableMixin, FilterView):
+    """All revisions the user may see; filter by status, indicator year, site."""
+
+    template_name = "datasheets/revision_list.html"
+    table_class = RevisionTable
+    filterset_class = RevisionFilterSet
+    paginate_by = 50
+    nav_section = "datasheets"
+
+    def get_queryset(self):
+        return revision_list(user=self.request.user).select_related("expected_site")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_upload"] = site_list(user=self.request.user, action=Action.SUBMIT).exists()
+        return context
+
+
+class RevisionDetailView(PortalMixin, TemplateView):
+    """One revision: status (polled every 2 s until finished), located errors,
+    warnings, and the evaluated values per KeZa."""
+
+    template_name = "datasheets/revision_detail.html"
+    partial_template_name = "datasheets/_revision_body.html"
+    nav_section = "datasheets"
+
+    def get(self, request, *args, **kwargs):
+        self.revision = revision_get(user=request.user, pk=kwargs["pk"])
+        if request.htmx and request.GET.get("v") == revisions_fingerprint([self.revision]):
+            return HttpResponse(status=204)  # unchanged: htmx keeps polling, no swap
+        return super().get(request, *args, **kwargs)
+
+    def get_template_names(self):
+        if self.request.htmx:
+            return [self.partial_template_name]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        revision = self.revision
+        values = list(revision_values(revision=revision))
+        context.update(
+            revision=revision,
+            status_badge=status_badge(revision.status),
+            polling=not revision.is_finished,
+            fingerprint=revisions_fingerprint([revision]),
+            errors=[_located(e) for e in revision.errors or []],
+            warnings=[_located(e) for e in revision.warnings or []],
+            values_table=IndicatorValueTable(values) if values else None,
+            is_failed=revision.status == RevisionStatus.FAILED,
+            is_evaluated=revision.status == RevisionStatus.EVALUATED,
+            n_flagged=sum(1 for v in values if v.flags),
+            oob=bool(self.request.htmx),
+        )
+        return context
+
+
+def _located(problem: dict) -> dict:
+    """A stored error/warning with its message in the active language and its place
+    as ``Sheet!Cell`` (or the sheet alone)."""
+    lang = (translation.get_language() or "de")[:2]
+    message = problem.get(f"message_{lang}") or problem.get("message", "")
+    sheet, cell = problem.get("sheet") or "", problem.get("cell") or ""
+    place = f"{sheet}!{cell}" if sheet and cell else sheet or cell
+    return {"place": place, "code": problem.get("code", ""), "message": message}
+
+
+class RevisionFileView(View):
+    """The stored file of a revision, for everyone who may see the revision."""
+
+    def get(self, request, pk: int):
+        revision = revision_get(user=request.user, pk=pk)
+        try:
+            handle = revision.file.open("rb")
+        except (FileNotFoundError, ValueError) as exc:
+            raise Http404(_("The stored file is missing.")) from exc
+        return FileResponse(
+            handle, as_attachment=True, filename=revision.original_name,
+            content_type=XLSX_CONTENT_TYPE,
+        )
+
+
+class ReportJSONEncoder(DjangoJSONEncoder):
+    """Fractions as floats; everything else as DjangoJSONEncoder."""
+
+    def default(self, o):
+        if isinstance(o, Fraction):
+            return float(o)
+        return super().default(o)
+
+
+class RevisionReportView(View):
+    """``datasheets.services.revision_report`` as JSON (404 out of scope)."""
+
+    def get(self, request, pk: int):
+        revision = revision_get(user=request.user, pk=pk)
+        return JsonResponse(
+            revision_report(revision), encoder=ReportJSONEncoder,
+            json_dumps_params={"ensure_ascii": False, "indent": 2},
+        )

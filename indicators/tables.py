@@ -1,0 +1,230 @@
+"""Tables of the indicators app and the display helpers shared by all tables.
+
+Formatting lives here (django-tables2 ``render_<column>``); numbers follow the active
+locale (German default: ``95,0 %``, ``1.234``). Rates are Fractions 0..1 and are shown
+as percent with one decimal, rounded half up.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from .choices import DeviationState, Flag
+from .models import Deviation
+
+TABLE_TEMPLATE = "django_tables2/qiportal.html"
+EMPTY = "–"
+
+
+def _to_decimal(value: Fraction | Decimal | int | float) -> Decimal:
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(str(value))
+
+
+def format_percent(value: Fraction | Decimal | None) -> str:
+    """A rate 0..1 as percent with one decimal in the active locale, e.g. ``95,0 %``;
+    ``–`` for None (not evaluable)."""
+    if value is None:
+        return EMPTY
+    pct = (_to_decimal(value) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{number_format(pct, decimal_pos=1)}\u00a0%"
+
+
+def format_count(value: Fraction | Decimal | int | None) -> str:
+    """A count with digit grouping (``1.234``); a non-integer statistic of counts (a
+    median of 4 sites, say) with one decimal; ``–`` for None."""
+    if value is None:
+        return EMPTY
+    number = _to_decimal(value)
+    if number == number.to_integral_value():
+        return number_format(int(number), force_grouping=True)
+    number = number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return number_format(number, decimal_pos=1, force_grouping=True)
+
+
+def format_value(value: Fraction | Decimal | int | None, *, is_count: bool) -> str:
+    """A statistic of a rate indicator as percent, of a count indicator as number."""
+    return format_count(value) if is_count else format_percent(value)
+
+
+FLAG_LABELS = dict(Flag.choices)
+STATE_LABELS = dict(DeviationState.choices)
+
+
+def flag_badge(flag: str) -> str:
+    """One flag as a coloured badge that also carries its text (never colour alone)."""
+    return format_html(
+        '<span class="badge badge--{}">{}</span>', flag, FLAG_LABELS.get(flag, flag)
+    )
+
+
+def flag_badges(flags: list[str] | None, *, evaluated: bool = True) -> str:
+    """All flags of a value; an evaluated value without flags shows ``ok``."""
+    if not flags:
+        if not evaluated:
+            return EMPTY
+        return format_html('<span class="badge badge--ok">{}</span>', _("ok"))
+    return format_html_join(" ", "{}", ((flag_badge(f),) for f in flags))
+
+
+def state_badge(state: str) -> str:
+    """A review state (SPEC §4) as a badge with text."""
+    return format_html(
+        '<span class="badge badge--state-{}">{}</span>', state, STATE_LABELS.get(state, state)
+    )
+
+
+def active_badge(is_active: bool) -> str:
+    if is_active:
+        return format_html('<span class="badge badge--active">{}</span>', _("active"))
+    return format_html('<span class="badge badge--closed">{}</span>', _("closed"))
+
+
+class DeviationTable(tables.Table):
+    """Scoped deviation records; sortable; site, definition come selected."""
+
+    region_label = _("Deviations")
+
+    site = tables.Column(
+        verbose_name=_("Site"), order_by=("site__registration_number",),
+        linkify=("centres:site_detail", {"pk": tables.A("site_id")}),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    indicator_year = tables.Column(verbose_name=_("Indicator year"), localize=False)
+    code = tables.Column(
+        verbose_name=_("KeZa"), linkify=("indicators:deviation_detail", {"pk": tables.A("pk")}),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    title = tables.Column(
+        verbose_name=_("Indicator"), accessor="definition__title", orderable=False
+    )
+    flag = tables.Column(verbose_name=_("Flag"))
+    numerator = tables.Column(verbose_name=_("Numerator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    denominator = tables.Column(verbose_name=_("Denominator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}, default=EMPTY)
+    rate = tables.Column(verbose_name=_("Rate"), orderable=False, empty_values=(), attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    state = tables.Column(verbose_name=_("State"))
+    is_active = tables.Column(verbose_name=_("Active"))
+
+    class Meta:
+        model = Deviation
+        template_name = TABLE_TEMPLATE
+        fields = ("site", "indicator_year", "code", "title", "flag", "numerator",
+                  "denominator", "rate", "state", "is_active")
+        order_by = ("site", "-indicator_year", "code")
+        empty_text = _("No deviations match the filter.")
+
+    def render_site(self, record: Deviation) -> str:
+        return str(record.site)
+
+    def render_flag(self, value: str, record: Deviation) -> str:
+        return flag_badge(record.flag)
+
+    def render_numerator(self, value: int) -> str:
+        return format_count(value)
+
+    def render_denominator(self, value: int) -> str:
+        return format_count(value)
+
+    def render_rate(self, record: Deviation) -> str:
+        return format_percent(record.rate) if record.denominator is not None else EMPTY
+
+    def render_state(self, record: Deviation) -> str:
+        return state_badge(record.state)
+
+    def render_is_active(self, record: Deviation) -> str:
+        return active_badge(record.is_active)
+
+
+NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
+
+
+class _StatColumn(tables.Column):
+    """A statistic of ``IndicatorStatRow.statistics``: percent for rates, number for
+    counts."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("orderable", False)
+        kwargs.setdefault("attrs", NUM)
+        kwargs.setdefault("empty_values", ())
+        super().__init__(*args, **kwargs)
+
+    def render(self, value, record) -> str:
+        return format_value(value, is_count=record.definition.is_count)
+
+
+class NationalStatsTable(tables.Table):
+    """One row per indicator of an indicator year with the SPEC §5 statistics. Rows are
+    ``indicators.selectors.IndicatorStatRow`` objects."""
+
+    region_label = _("National statistics")
+
+    code = tables.Column(verbose_name=_("KeZa"), accessor="definition__code", orderable=False,
+                         attrs={"td": {"class": "nowrap"}})
+    title = tables.Column(verbose_name=_("Indicator"), accessor="definition__title", orderable=False)
+    n_sites = tables.Column(verbose_name=_("Sites"), accessor="statistics__n_sites",
+                            orderable=False, attrs=NUM)
+    pooled = _StatColumn(verbose_name=_("Pooled rate / total"), accessor="statistics__pooled_rate")
+    median = _StatColumn(verbose_name=_("Median"), accessor="statistics__median")
+    minimum = _StatColumn(verbose_name=_("Min."), accessor="statistics__minimum")
+    p5 = _StatColumn(verbose_name=_("P5"), accessor="statistics__p5")
+    p25 = _StatColumn(verbose_name=_("P25"), accessor="statistics__p25")
+    p75 = _StatColumn(verbose_name=_("P75"), accessor="statistics__p75")
+    p95 = _StatColumn(verbose_name=_("P95"), accessor="statistics__p95")
+    maximum = _StatColumn(verbose_name=_("Max."), accessor="statistics__maximum")
+    target = tables.Column(verbose_name=_("Target"), accessor="definition__target_display",
+                           orderable=False, empty_values=(), attrs={"td": {"class": "nowrap"}})
+    meeting = tables.Column(verbose_name=_("Sites meeting target"), accessor="statistics__sites_meeting_target",
+                            orderable=False, empty_values=(), attrs=NUM)
+    corridor = tables.Column(verbose_name=_("Plausibility corridor"), accessor="definition__corridor_display",
+                             orderable=False, empty_values=(), attrs={"td": {"class": "nowrap"}})
+    inside = tables.Column(verbose_name=_("Sites inside corridor"), accessor="statistics__sites_inside_corridor",
+                           orderable=False, empty_values=(), attrs=NUM)
+    zero = tables.Column(verbose_name=_("Sites with numerator 0"),
+                         accessor="statistics__sites_with_zero_numerator", orderable=False, attrs=NUM)
+
+    class Meta:
+        template_name = TABLE_TEMPLATE
+        orderable = False
+        attrs = {"class": "table table--compact"}
+        empty_text = _("No indicators in this catalogue version.")
+
+    def __init__(self, *args, indicator_year: int, **kwargs) -> None:
+        self.indicator_year = indicator_year
+        super().__init__(*args, **kwargs)
+
+    def render_code(self, record) -> str:
+        url = reverse("indicators:national_indicator", args=[self.indicator_year, record.definition.code])
+        return format_html('<a href="{}">{}</a>', url, record.definition.code)
+
+    def render_pooled(self, record) -> str:
+        stats = record.statistics
+        if record.definition.is_count:
+            return format_count(stats.total)
+        return format_percent(stats.pooled_rate)
+
+    def render_target(self, record) -> str:
+        return record.definition.target_display() or EMPTY
+
+    def render_corridor(self, record) -> str:
+        return record.definition.corridor_display() or EMPTY
+
+    def render_meeting(self, record) -> str:
+        stats = record.statistics
+        if stats.sites_meeting_target is None:
+            return EMPTY
+        share = format_percent(stats.share_meeting_target)
+        return f"{stats.sites_meeting_target} ({share})"
+
+    def render_inside(self, record) -> str:
+        stats = record.statistics
+        if stats.sites_inside_corridor is None:
+            return EMPTY
+        return f"{stats.sites_inside_corridor} ({format_percent(stats.share_inside_corridor)})"

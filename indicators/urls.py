@@ -1,0 +1,19 @@
+"""URLs of the indicators app (namespace ``indicators``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "indicators"
+
+urlpatterns = [
+    path("deviations/", views.DeviationListView.as_view(), name="deviation_list"),
+    path("deviations/<int:pk>/", views.DeviationDetailView.as_view(), name="deviation_detail"),
+    path("deviations/<int:pk>/justify/", views.DeviationJustifyView.as_view(), name="deviation_justify"),
+    path("deviations/<int:pk>/decide/", views.DeviationDecideView.as_view(), name="deviation_decide"),
+    path("deviations/<int:pk>/resolve/", views.DeviationResolveView.as_view(), name="deviation_resolve"),
+    path("national/", views.NationalView.as_view(), name="national"),
+    path("national/<int:year>.json", views.NationalJSONView.as_view(), name="national_json"),
+    path("national/<int:year>/<str:code>/", views.NationalIndicatorView.as_view(),
+         name="national_indicator"),
+]

@@ -1,0 +1,660 @@
+"""Views: every page answers for an allowed user with a bounded number of queries (the
+same for 1 and many rows), scoping shows the other centre's 404, review steps change
+state and write log entries, refusals answer with a message (never 500), CSP holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from centres.models import LogEntry
+from datasheets.choices import RevisionStatus
+from datasheets.models import DatasheetRevision, IndicatorValue
+from indicators.choices import DeviationState, Flag
+from indicators.models import Deviation, Evaluation, IndicatorDefinition
+from tests.factories import SiteFactory
+
+YEAR = 2024
+MAX_QUERIES = 20
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def definition(code: str = "2a", version: str = "KJ2024") -> IndicatorDefinition:
+    return IndicatorDefinition.objects.get(version_id=version, code=code)
+
+
+def make_deviation(site, *, code="2a", flag=Flag.TARGET_NOT_MET, state=DeviationState.OPEN,
+                   year=YEAR, numerator=18, denominator=20, is_active=True) -> Deviation:
+    return Deviation.objects.create(
+        site=site, indicator_year=year, code=code, flag=flag, definition=definition(code),
+        state=state, numerator=numerator, denominator=denominator, is_active=is_active,
+    )
+
+
+def make_revision(site, user=None, *, status=RevisionStatus.EVALUATED, errors=None,
+                  name="Datenblatt.xlsx", file="datasheets/test.xlsx") -> DatasheetRevision:
+    return DatasheetRevision.objects.create(
+        uploaded_by=user, file=file, original_name=name, size=1234, sha256="0" * 64,
+        expected_site=site, site=site, indicator_year=YEAR, catalogue_version_id="KJ2024",
+        status=status, errors=errors or [],
+    )
+
+
+def count_queries(client, url: str, **extra) -> int:
+    """Queries of one GET after a warm-up request (caches such as ContentType filled)."""
+    client.get(url, **extra)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, **extra)
+    assert response.status_code == 200, response.status_code
+    return len(ctx)
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+# ------------------------------------------------------------------- anonymous, CSP
+
+
+@pytest.mark.parametrize("name,args", [
+    ("home", []), ("centres:site_list", []), ("datasheets:revision_list", []),
+    ("indicators:deviation_list", []), ("indicators:national", []),
+    ("datasheets:upload", []),
+])
+def test_anonymous_is_redirected_to_login(client, db, name, args):
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_login_page_is_public_and_sends_csp(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    body = response.content.decode()
+    assert 'for="id_username"' in body and 'for="id_password"' in body
+    assert 'class="skip-link"' in body
+
+
+def test_login_with_password_redirects_home(client, coordinator):
+    response = client.post(reverse("login"), {"username": "coord_a", "password": "pw-test-12345"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+
+
+def test_language_switch_works_without_login(client, db):
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/login/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "en"
+    assert '<html lang="en">' in client.get(reverse("login")).content.decode()
+
+
+def test_german_is_the_default_language(client, db):
+    body = client.get(reverse("login")).content.decode()
+    assert '<html lang="de">' in body
+    assert 'name="language" value="en"' in body  # the switch works without JavaScript
+
+
+def test_pages_have_no_inline_script_or_style(client, catalogue, coordinator, site_a):
+    make_deviation(site_a)
+    make_revision(site_a, coordinator, status=RevisionStatus.PENDING)
+    logged_in(client, coordinator)
+    for url in [reverse("home"), reverse("centres:site_detail", args=[site_a.pk]),
+                reverse("indicators:deviation_list"), reverse("datasheets:revision_list")]:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "Content-Security-Policy" in response
+        body = response.content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), url
+        assert not re.search(r"<style\b", body), url
+        assert not re.search(r"\sstyle=", body), url
+
+
+# ------------------------------------------------------------------------ home, sites
+
+
+@pytest.mark.parametrize("who", ["coordinator", "auditor", "commission", "office"])
+def test_home_answers_for_every_role(client, catalogue, site_a, site_b, request, who,
+                                     django_assert_max_num_queries):
+    user = request.getfixturevalue(who)
+    make_deviation(site_a)
+    logged_in(client, user)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(reverse("home"))
+    assert response.status_code == 200
+    national = reverse("indicators:national")
+    assert (national in response.content.decode()) == (who != "coordinator")
+
+
+def test_home_shows_open_deviations_to_coordinator(client, catalogue, coordinator, site_a, site_b):
+    make_deviation(site_a)
+    make_deviation(site_b)  # other centre: not counted
+    response = logged_in(client, coordinator).get(reverse("home"))
+    assert [t["count"] for t in response.context["tasks"]] == [1]
+
+
+def test_site_list_query_count_is_constant(client, office, site_a, django_assert_max_num_queries):
+    logged_in(client, office)
+    url = reverse("centres:site_list")
+    one = count_queries(client, url)
+    SiteFactory.create_batch(30)
+    many = count_queries(client, url)
+    assert one == many
+    assert many <= MAX_QUERIES
+
+
+def test_site_list_is_scoped_and_filters(client, coordinator, site_a, site_b):
+    response = logged_in(client, coordinator).get(reverse("centres:site_list"))
+    assert list(response.context["table"].data) == [site_a]
+    response = client.get(reverse("centres:site_list"), {"name": "bremen"})
+    assert list(response.context["table"].data) == []
+
+
+def test_site_list_filters_by_city_for_office(client, office, site_a, site_b):
+    response = logged_in(client, office).get(reverse("centres:site_list"), {"city": "brem"})
+    assert list(response.context["table"].data) == [site_b]
+
+
+def test_site_detail_for_coordinator_offers_template_and_upload(
+    client, catalogue, coordinator, site_a, django_assert_max_num_queries
+):
+    make_revision(site_a, coordinator)
+    make_deviation(site_a)
+    logged_in(client, coordinator)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(reverse("centres:site_detail", args=[site_a.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert reverse("datasheets:template_download", args=[site_a.pk]) in body
+    assert 'accept=".xlsx' in body and 'type="file"' in body
+    assert 'for="upl_file"' in body and 'for="tpl_indicator_year"' in body
+    assert "hx-trigger" not in body  # every revision finished: no polling
+    summary = response.context["deviation_summary"]
+    assert summary["years"][0]["year"] == YEAR and summary["years"][0]["cells"][0]["n"] == 1
+
+
+def test_site_detail_query_count_is_constant(client, catalogue, coordinator, site_a):
+    logged_in(client, coordinator)
+    url = reverse("centres:site_detail", args=[site_a.pk])
+    make_revision(site_a, coordinator)
+    make_deviation(site_a)
+    one = count_queries(client, url)
+    for i in range(10):
+        make_revision(site_a, coordinator, name=f"v{i}.xlsx")
+    for code in ("2b", "3", "4", "5"):
+        make_deviation(site_a, code=code)
+    assert count_queries(client, url) == one
+
+
+def test_site_detail_for_auditor_has_no_upload(client, catalogue, auditor, site_a):
+    response = logged_in(client, auditor).get(reverse("centres:site_detail", args=[site_a.pk]))
+    assert response.status_code == 200
+    assert 'type="file"' not in response.content.decode()
+
+
+def test_coordinator_gets_404_for_other_centres_site(client, coordinator, site_b):
+    response = logged_in(client, coordinator).get(reverse("centres:site_detail", args=[site_b.pk]))
+    assert response.status_code == 404
+    response = client.get(reverse("centres:site_revisions", args=[site_b.pk]))
+    assert response.status_code == 404
+
+
+def test_site_revisions_poll_while_pending_and_stop_when_finished(client, catalogue, coordinator, site_a):
+    revision = make_revision(site_a, coordinator, status=RevisionStatus.PENDING)
+    logged_in(client, coordinator)
+    page = client.get(reverse("centres:site_detail", args=[site_a.pk]))
+    assert 'hx-trigger="every 2s"' in page.content.decode()
+    partial_url = reverse("centres:site_revisions", args=[site_a.pk])
+    fingerprint = page.context["fingerprint"]
+    unchanged = client.get(partial_url, {"v": fingerprint}, HTTP_HX_REQUEST="true")
+    assert unchanged.status_code == 204
+    revision.status = RevisionStatus.EVALUATED
+    revision.save()
+    changed = client.get(partial_url, {"v": fingerprint}, HTTP_HX_REQUEST="true")
+    assert changed.status_code == 200
+    body = changed.content.decode()
+    assert "hx-trigger" not in body.split('id="revisions-status"')[0]
+    assert 'hx-swap-oob="innerHTML"' in body
+
+
+# --------------------------------------------------------------- template and upload
+
+
+def test_template_download_returns_xlsx(client, catalogue, coordinator, site_a):
+    response = logged_in(client, coordinator).get(
+        reverse("datasheets:template_download", args=[site_a.pk]), {"indicator_year": YEAR}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response["Content-Disposition"]
+    assert response.content[:2] == b"PK"
+
+
+def test_template_download_forbidden_for_auditor_404_for_other_site(client, catalogue, auditor,
+                                                                     coordinator, site_a, site_b):
+    url_a = reverse("datasheets:template_download", args=[site_a.pk])
+    assert logged_in(client, auditor).get(url_a, {"indicator_year": YEAR}).status_code == 403
+    url_b = reverse("datasheets:template_download", args=[site_b.pk])
+    assert logged_in(client, coordinator).get(url_b, {"indicator_year": YEAR}).status_code == 404
+
+
+def test_template_download_unknown_year_redirects_with_message(client, catalogue, coordinator, site_a):
+    response = logged_in(client, coordinator).get(
+        reverse("datasheets:template_download", args=[site_a.pk]), {"indicator_year": 1990},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert messages_of(response)
+
+
+def test_upload_page_is_forbidden_without_submit_right(client, catalogue, auditor, site_a):
+    assert logged_in(client, auditor).get(reverse("datasheets:upload")).status_code == 403
+
+
+def test_upload_page_preselects_site(client, catalogue, coordinator, site_a):
+    response = logged_in(client, coordinator).get(reverse("datasheets:upload"), {"site": site_a.pk})
+    assert response.status_code == 200
+    assert response.context["form"]["site"].value() == site_a.pk
+    assert 'accept=".xlsx' in response.content.decode()
+
+
+def test_upload_without_file_answers_200_with_message(client, catalogue, coordinator, site_a):
+    response = logged_in(client, coordinator).post(reverse("datasheets:upload"), {"site": site_a.pk})
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"]
+    assert messages_of(response)
+    assert not DatasheetRevision.objects.exists()
+
+
+def test_upload_for_other_centres_site_is_refused(client, catalogue, coordinator, site_a, site_b):
+    upload = ContentFile(b"PK\x03\x04 not really", name="x.xlsx")
+    response = logged_in(client, coordinator).post(
+        reverse("datasheets:upload"), {"site": site_b.pk, "file": upload}
+    )
+    assert response.status_code == 200
+    assert "site" in response.context["form"].errors
+    assert not DatasheetRevision.objects.exists()
+
+
+def test_upload_too_large_is_refused(client, catalogue, coordinator, site_a, settings):
+    settings.DATASHEET_MAX_BYTES = 10
+    upload = ContentFile(b"x" * 100, name="big.xlsx")
+    response = logged_in(client, coordinator).post(
+        reverse("datasheets:upload"), {"site": site_a.pk, "file": upload}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors.as_data()["file"][0].code == "file_too_large"
+    assert not DatasheetRevision.objects.exists()
+
+
+def test_upload_stores_revision_and_redirects(client, catalogue, coordinator, site_a, settings,
+                                              tmp_path, django_capture_on_commit_callbacks):
+    from datasheets.services import datasheet_template_build
+
+    settings.MEDIA_ROOT = tmp_path
+    filename, content = datasheet_template_build(site=site_a, indicator_year=YEAR, acting_user=coordinator)
+    logged_in(client, coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("datasheets:upload"), {"site": site_a.pk, "file": ContentFile(content, name=filename)}
+        )
+    revision = DatasheetRevision.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("datasheets:revision_detail", args=[revision.pk])
+    assert revision.uploaded_by == coordinator and revision.expected_site == site_a
+    # the empty template fails validation with located errors, shown on the page
+    revision.refresh_from_db()
+    assert revision.status == RevisionStatus.FAILED
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    first = page.context["errors"][0]
+    assert re.fullmatch(r"\w+![A-Z]+\d+", first["place"]) and first["code"] == "required"
+    assert f'{first["place"]}</span>: <code>[required]</code>' in page.content.decode()
+    download = client.get(reverse("datasheets:revision_file", args=[revision.pk]))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == content
+
+
+# -------------------------------------------------------------------------- revisions
+
+
+def test_revision_list_query_count_is_constant(client, catalogue, coordinator, site_a, site_b):
+    make_revision(site_a, coordinator)
+    logged_in(client, coordinator)
+    url = reverse("datasheets:revision_list")
+    one = count_queries(client, url)
+    for i in range(20):
+        make_revision(site_a, coordinator, name=f"v{i}.xlsx")
+    assert count_queries(client, url) == one
+    assert one <= MAX_QUERIES
+
+
+def test_revision_list_is_scoped_and_filters(client, catalogue, coordinator, site_a, site_b):
+    mine = make_revision(site_a, coordinator)
+    make_revision(site_b)
+    failed = make_revision(site_a, coordinator, status=RevisionStatus.FAILED)
+    logged_in(client, coordinator)
+    response = client.get(reverse("datasheets:revision_list"))
+    assert {r.pk for r in response.context["table"].data} == {mine.pk, failed.pk}
+    response = client.get(reverse("datasheets:revision_list"), {"status": "failed"})
+    assert [r.pk for r in response.context["table"].data] == [failed.pk]
+
+
+def test_revision_detail_shows_values_in_german_format(client, catalogue, coordinator, site_a,
+                                                       django_assert_max_num_queries):
+    revision = make_revision(site_a, coordinator)
+    IndicatorValue.objects.create(revision=revision, definition=definition("2a"), numerator=19,
+                                  denominator=20, flags=[], evaluated=True)
+    IndicatorValue.objects.create(revision=revision, definition=definition("2b"), numerator=2,
+                                  denominator=3, flags=[Flag.TARGET_NOT_MET], evaluated=True,
+                                  justification="Kleine Fallzahl")
+    logged_in(client, coordinator)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(reverse("datasheets:revision_detail", args=[revision.pk]))
+    body = response.content.decode()
+    assert "95,0\u00a0%" in body and "66,7\u00a0%" in body
+    assert "badge--target_not_met" in body and "Kleine Fallzahl" in body
+    assert "hx-trigger" not in body
+
+
+def test_revision_detail_lists_located_errors(client, catalogue, coordinator, site_a):
+    errors = [{"sheet": "Kennzahlen", "cell": "C12", "code": "not_integer",
+               "message": "'x' is not a whole number.", "message_de": "„x“ ist keine ganze Zahl.",
+               "message_en": "'x' is not a whole number."}]
+    revision = make_revision(site_a, coordinator, status=RevisionStatus.FAILED, errors=errors)
+    response = logged_in(client, coordinator).get(reverse("datasheets:revision_detail", args=[revision.pk]))
+    body = response.content.decode()
+    assert "Kennzahlen!C12" in body and "[not_integer]" in body
+
+
+def test_revision_detail_polls_while_pending(client, catalogue, coordinator, site_a):
+    revision = make_revision(site_a, coordinator, status=RevisionStatus.PENDING)
+    url = reverse("datasheets:revision_detail", args=[revision.pk])
+    response = logged_in(client, coordinator).get(url)
+    body = response.content.decode()
+    assert 'hx-trigger="every 2s"' in body and "<progress" in body
+    fingerprint = response.context["fingerprint"]
+    assert client.get(url, {"v": fingerprint}, HTTP_HX_REQUEST="true").status_code == 204
+    revision.status = RevisionStatus.EVALUATED
+    revision.save()
+    partial = client.get(url, {"v": fingerprint}, HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200
+    assert "<html" not in partial.content.decode()
+    assert "every 2s" not in partial.content.decode()
+
+
+def test_coordinator_gets_404_for_other_centres_revision(client, catalogue, coordinator, site_b):
+    revision = make_revision(site_b)
+    logged_in(client, coordinator)
+    for name in ("revision_detail", "revision_file", "revision_report"):
+        assert client.get(reverse(f"datasheets:{name}", args=[revision.pk])).status_code == 404
+
+
+def test_revision_report_is_json(client, catalogue, coordinator, site_a):
+    revision = make_revision(site_a, coordinator)
+    IndicatorValue.objects.create(revision=revision, definition=definition("2a"), numerator=19,
+                                  denominator=20, flags=[], evaluated=True)
+    response = logged_in(client, coordinator).get(reverse("datasheets:revision_report", args=[revision.pk]))
+    assert response.status_code == 200
+    data = json.loads(response.content)
+    assert data["revision"] == revision.pk and data["status"] == "evaluated"
+    assert data["indicators"][0]["code"] == "2a" and data["indicators"][0]["numerator"] == 19
+
+
+def test_revision_file_missing_answers_404(client, catalogue, coordinator, site_a, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    revision = make_revision(site_a, coordinator, file="datasheets/missing.xlsx")
+    response = logged_in(client, coordinator).get(reverse("datasheets:revision_file", args=[revision.pk]))
+    assert response.status_code == 404
+
+
+# ------------------------------------------------------------------------- deviations
+
+
+def test_deviation_list_query_count_is_constant(client, catalogue, office, site_a):
+    make_deviation(site_a)
+    logged_in(client, office)
+    url = reverse("indicators:deviation_list")
+    one = count_queries(client, url)
+    for code in ("2b", "3", "4", "5", "7", "8", "12", "13", "20"):
+        make_deviation(SiteFactory(), code=code)
+    assert count_queries(client, url) == one
+    assert one <= MAX_QUERIES
+
+
+def test_deviation_list_is_scoped_filtered_and_sortable(client, catalogue, coordinator, site_a, site_b):
+    open_a = make_deviation(site_a)
+    accepted_a = make_deviation(site_a, code="2b", state=DeviationState.ACCEPTED)
+    make_deviation(site_b)
+    logged_in(client, coordinator)
+    response = client.get(reverse("indicators:deviation_list"))
+    assert {d.pk for d in response.context["table"].data} == {open_a.pk, accepted_a.pk}
+    response = client.get(reverse("indicators:deviation_list"), {"state": "accepted", "sort": "-code"})
+    assert [d.pk for d in response.context["table"].data] == [accepted_a.pk]
+    response = client.get(reverse("indicators:deviation_list"), {"code": "2A", "active": "active"})
+    assert [d.pk for d in response.context["table"].data] == [open_a.pk]
+
+
+def test_deviation_detail_shows_history(client, catalogue, coordinator, site_a,
+                                        django_assert_max_num_queries):
+    deviation = make_deviation(site_a)
+    LogEntry.objects.create(actor=None, action="indicators.deviation.opened",
+                            content_type=ContentType.objects.get_for_model(Deviation),
+                            object_id=deviation.pk, data={"revision": None})
+    logged_in(client, coordinator)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(reverse("indicators:deviation_detail", args=[deviation.pk]))
+    assert response.status_code == 200
+    assert len(response.context["log_entries"]) == 1
+    assert response.context["justify_form"] is not None
+    assert response.context["decide_form"] is None
+
+
+def test_coordinator_gets_404_for_other_centres_deviation(client, catalogue, coordinator, site_b):
+    deviation = make_deviation(site_b)
+    logged_in(client, coordinator)
+    assert client.get(reverse("indicators:deviation_detail", args=[deviation.pk])).status_code == 404
+    response = client.post(reverse("indicators:deviation_justify", args=[deviation.pk]), {"text": "x"})
+    assert response.status_code == 404
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.OPEN
+
+
+def _log_actions(deviation) -> list[str]:
+    return list(LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Deviation), object_id=deviation.pk
+    ).values_list("action", flat=True))
+
+
+def test_coordinator_justifies_deviation(client, catalogue, coordinator, site_a):
+    deviation = make_deviation(site_a)
+    response = logged_in(client, coordinator).post(
+        reverse("indicators:deviation_justify", args=[deviation.pk]), {"text": "Zwei Patienten verstorben."}
+    )
+    assert response.status_code == 302
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.JUSTIFIED
+    assert deviation.justification == "Zwei Patienten verstorben."
+    assert deviation.justified_by == coordinator
+    assert _log_actions(deviation) == ["indicators.deviation.justified"]
+
+
+def test_justify_with_empty_text_answers_200(client, catalogue, coordinator, site_a):
+    deviation = make_deviation(site_a)
+    response = logged_in(client, coordinator).post(
+        reverse("indicators:deviation_justify", args=[deviation.pk]), {"text": ""}
+    )
+    assert response.status_code == 200
+    assert response.context["justify_form"].errors
+    assert messages_of(response)
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.OPEN and _log_actions(deviation) == []
+
+
+def test_justify_in_wrong_state_answers_200_with_message(client, catalogue, coordinator, site_a):
+    deviation = make_deviation(site_a, state=DeviationState.ACCEPTED)
+    response = logged_in(client, coordinator).post(
+        reverse("indicators:deviation_justify", args=[deviation.pk]), {"text": "Zu spät."}
+    )
+    assert response.status_code == 200
+    assert messages_of(response)
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.ACCEPTED and _log_actions(deviation) == []
+
+
+def test_auditor_decides_nonconformity_with_due_date(client, catalogue, auditor, site_a):
+    deviation = make_deviation(site_a, state=DeviationState.JUSTIFIED)
+    response = logged_in(client, auditor).post(
+        reverse("indicators:deviation_decide", args=[deviation.pk]),
+        {"decision": "nonconformity", "due_date": "2025-12-31", "comment": "Maßnahmenplan vorlegen."},
+    )
+    assert response.status_code == 302
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.NONCONFORMITY
+    assert deviation.due_date == dt.date(2025, 12, 31) and deviation.decided_by == auditor
+    assert _log_actions(deviation) == ["indicators.deviation.nonconformity"]
+    # then resolved
+    response = client.post(reverse("indicators:deviation_resolve", args=[deviation.pk]), {"comment": "Erledigt."})
+    assert response.status_code == 302
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.RESOLVED
+    assert _log_actions(deviation)[-1] == "indicators.deviation.resolved"
+
+
+def test_nonconformity_without_due_date_answers_200_with_message(client, catalogue, auditor, site_a):
+    deviation = make_deviation(site_a, state=DeviationState.JUSTIFIED)
+    response = logged_in(client, auditor).post(
+        reverse("indicators:deviation_decide", args=[deviation.pk]), {"decision": "nonconformity"}
+    )
+    assert response.status_code == 200
+    assert messages_of(response)
+    assert response.context["decide_form"].non_field_errors()
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.JUSTIFIED and _log_actions(deviation) == []
+
+
+def test_coordinator_cannot_decide(client, catalogue, coordinator, site_a):
+    deviation = make_deviation(site_a, state=DeviationState.JUSTIFIED)
+    response = logged_in(client, coordinator).post(
+        reverse("indicators:deviation_decide", args=[deviation.pk]), {"decision": "accepted"}
+    )
+    assert response.status_code == 200
+    assert messages_of(response)
+    assert response.context["decide_form"] is None
+    deviation.refresh_from_db()
+    assert deviation.state == DeviationState.JUSTIFIED
+
+
+def test_step_views_refuse_get(client, catalogue, auditor, site_a):
+    deviation = make_deviation(site_a)
+    response = logged_in(client, auditor).get(reverse("indicators:deviation_decide", args=[deviation.pk]))
+    assert response.status_code == 405
+
+
+# --------------------------------------------------------------------------- national
+
+
+def _national_data(n_sites: int, year: int = YEAR) -> None:
+    sites = SiteFactory.create_batch(n_sites)
+    defs = list(IndicatorDefinition.objects.filter(version__years__year=year))
+    rows = []
+    for i, site in enumerate(sites):
+        for d in defs:
+            denominator = None if d.is_count else 20
+            rows.append(Evaluation(site=site, indicator_year=year, definition=d,
+                                   numerator=80 + i if d.is_count else 15 + (i % 6),
+                                   denominator=denominator))
+    Evaluation.objects.bulk_create(rows)
+
+
+def test_commission_gets_national_page_coordinator_does_not(client, catalogue, commission, coordinator):
+    _national_data(3)
+    url = reverse("indicators:national")
+    response = logged_in(client, commission).get(url, {"indicator_year": YEAR})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert reverse("indicators:national_indicator", args=[YEAR, "2a"]) in body
+    assert "\u00a0%" in body
+    assert logged_in(client, coordinator).get(url).status_code == 403
+    assert client.get(reverse("indicators:national_indicator", args=[YEAR, "2a"])).status_code == 403
+    assert client.get(reverse("indicators:national_json", args=[YEAR])).status_code == 403
+
+
+def test_national_page_query_count_is_constant(client, catalogue, commission):
+    _national_data(1)
+    logged_in(client, commission)
+    url = reverse("indicators:national") + f"?indicator_year={YEAR}"
+    one = count_queries(client, url)
+    _national_data(20)
+    assert count_queries(client, url) == one
+    assert one <= MAX_QUERIES
+
+
+def test_national_statistics_in_german_format(client, catalogue, commission):
+    site_rows = [(19, 20), (17, 20)]  # 95 % and 85 %: pooled 90,0 %
+    for numerator, denominator in site_rows:
+        Evaluation.objects.create(site=SiteFactory(), indicator_year=YEAR, definition=definition("2a"),
+                                  numerator=numerator, denominator=denominator)
+    response = logged_in(client, commission).get(reverse("indicators:national"), {"indicator_year": YEAR})
+    rows = {r.definition.code: r for r in response.context["table"].data}
+    assert rows["2a"].statistics.n_sites == 2
+    body = response.content.decode()
+    assert "90,0\u00a0%" in body and "1 (50,0\u00a0%)" in body
+
+
+def test_national_indicator_page_with_charts(client, catalogue, commission,
+                                             django_assert_max_num_queries):
+    _national_data(5)
+    _national_data(4, year=2022)
+    logged_in(client, commission)
+    url = reverse("indicators:national_indicator", args=[YEAR, "20"])
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(url)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count("<svg") == 2
+    assert response.context["distribution"]["n"] == 5
+    trend = response.context["trend"]
+    assert [r["year"] for r in trend["rows"]] == [2022, YEAR]
+    assert len(trend["lines"]) == 2 and len(trend["breaks"]) == 1  # KeZa 20 changed in KJ2024
+    assert 'class="chart__note"' in body
+    # SVG coordinates are never localised
+    assert not re.search(r'(x|y|width|height)="\d+,\d+"', body)
+
+
+def test_national_indicator_unknown_code_is_404(client, catalogue, commission):
+    response = logged_in(client, commission).get(reverse("indicators:national_indicator", args=[YEAR, "99"]))
+    assert response.status_code == 404
+
+
+def test_national_json(client, catalogue, commission):
+    Evaluation.objects.create(site=SiteFactory(), indicator_year=YEAR, definition=definition("2a"),
+                              numerator=19, denominator=20)
+    response = logged_in(client, commission).get(
+        reverse("indicators:national_json", args=[YEAR]), {"code": "2a"}
+    )
+    assert response.status_code == 200
+    data = json.loads(response.content)
+    (row,) = data["indicators"]
+    assert row["code"] == "2a" and row["statistics"]["pooled_rate"] == 0.95
+    assert row["statistics"]["n_sites"] == 1 and row["target"]["op"] == ">="
+
+
+def test_auditor_sees_national_page(client, catalogue, auditor):
+    assert logged_in(client, auditor).get(reverse("indicators:national")).status_code == 200
