@@ -149,13 +149,16 @@ class IndicatorDefinition(models.Model):
         return f"{_op_symbol(self.target_op)} {_format_bound(self.target_value, self.is_count)}"
 
     def corridor_display(self) -> str:
-        """Corridor as printed ('Plausi unklar'), e.g. ``< 70 %`` / ``> 60 %``."""
-        parts = []
-        if self.corridor_lower is not None:
-            parts.append(f"< {_format_bound(self.corridor_lower, self.is_count)}")
-        if self.corridor_upper is not None:
-            parts.append(f"> {_format_bound(self.corridor_upper, self.is_count)}")
-        return " / ".join(parts)
+        """The plausible range, e.g. ``≥ 70 %``, ``≤ 80 %`` or ``0,01 % – 80 %``; a value
+        outside it is 'Plausibilität unklar' (the sheet prints the complement, '< 70 %')."""
+        lower, upper = self.corridor_lower, self.corridor_upper
+        if lower is not None and upper is not None:
+            return f"{_format_bound(lower, self.is_count)} – {_format_bound(upper, self.is_count)}"
+        if lower is not None:
+            return f"≥ {_format_bound(lower, self.is_count)}"
+        if upper is not None:
+            return f"≤ {_format_bound(upper, self.is_count)}"
+        return ""
 
 
 def _op_symbol(op: str) -> str:

@@ -50,3 +50,23 @@ def edit_workbook(content: bytes, edits: dict[tuple[str, str], object]) -> bytes
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def value_edits(layout: Layout, values: SheetValues) -> dict[tuple[str, str], object]:
+    """The cell edits that type ``values`` into an empty template, as a centre would."""
+    from datasheets.layout import IND_DENOMINATOR, IND_JUSTIFICATION, IND_NUMERATOR, SHEET_BASE, SHEET_INDICATORS
+
+    edits: dict[tuple[str, str], object] = {}
+    for row in layout.rows:
+        for stage in layout.stage_columns:
+            edits[(SHEET_BASE, layout.base_cell(row.key, stage))] = values.base.get(f"{row.key}.{stage}")
+    for f in layout.block_fields:
+        edits[(SHEET_BASE, layout.field_cell(f.key))] = values.base.get(f.key)
+    for ind in layout.indicators:
+        num, den, text = values.indicators.get(ind.code, (None, None, ""))
+        if ind.numerator_entered:
+            edits[(SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_NUMERATOR))] = num
+        if ind.denominator_entered:
+            edits[(SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_DENOMINATOR))] = den
+        edits[(SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_JUSTIFICATION))] = text or None
+    return edits

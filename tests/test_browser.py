@@ -1,0 +1,89 @@
+"""Headless-Chromium smoke test (issue 3): login -> download the template -> fill it ->
+upload -> evaluated -> deviation list. Debian's chromium, driven by Playwright; a
+screenshot of each step goes to ``test-artifacts/browser/``."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from datasheets.layout import IND_DENOMINATOR, IND_NUMERATOR, SHEET_INDICATORS, layout_for
+from indicators.models import CatalogueVersion, Deviation
+from tests.conftest import require
+from tests.datasheets.helpers import consistent_values, edit_workbook, value_edits
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page():
+    require(Path(CHROMIUM).exists(), "Debian chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        require(False, "playwright (pip install -r requirements-test.txt)")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
+    # still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="de-DE")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.console_errors = errors
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_login_upload_and_deviation_list(browser_page, live_server, catalogue, site_a, coordinator, tmp_path):
+    page = browser_page
+    page.goto(f"{live_server.url}/")
+    assert "/login/" in page.url
+    page.fill("#id_username", coordinator.username)
+    page.fill("#id_password", "pw-test-12345")
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda u: "/login/" not in u)
+    page.screenshot(path=str(ARTIFACTS / "1-home.png"), full_page=True)
+
+    page.click(f"a[href='/sites/{site_a.pk}/']")
+    page.wait_for_url(f"**/sites/{site_a.pk}/")
+    page.select_option("select[name=indicator_year]", "2022")
+    with page.expect_download() as download_info:
+        page.click(f"form[action*='/datasheets/template/{site_a.pk}/'] button[type=submit]")
+    template = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(template)
+    assert template.name.endswith("_KJ2022.xlsx")
+
+    layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
+    edits = value_edits(layout, consistent_values(layout, justify=False))
+    edits[(SHEET_INDICATORS, layout.indicator_cell("20", IND_NUMERATOR))] = 2
+    edits[(SHEET_INDICATORS, layout.indicator_cell("20", IND_DENOMINATOR))] = 10
+    filled = tmp_path / "filled.xlsx"
+    filled.write_bytes(edit_workbook(template.read_bytes(), edits))
+
+    page.set_input_files("input[type=file]", str(filled))
+    page.screenshot(path=str(ARTIFACTS / "2-site-upload.png"), full_page=True)
+    page.click("form[enctype='multipart/form-data'] button[type=submit]")
+    page.wait_for_url("**/datasheets/*/")
+    page.wait_for_selector("#revision-body table", timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "3-revision.png"), full_page=True)
+    body = page.inner_text("#revision-body")
+    assert "implausible" in body.lower() or "plausibilität unklar" in body.lower()
+
+    deviation = Deviation.objects.get(site=site_a, indicator_year=2022, code="20", flag="implausible_low")
+    assert deviation.state == "open"
+    page.goto(f"{live_server.url}/indicators/deviations/?indicator_year=2022&code=20")
+    page.wait_for_selector("table")
+    page.screenshot(path=str(ARTIFACTS / "4-deviations.png"), full_page=True)
+    rows = page.inner_text("table")
+    assert site_a.registration_number in rows and "20" in rows
+    assert page.console_errors == []
