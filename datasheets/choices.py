@@ -44,6 +44,7 @@ class RevisionStatus(models.TextChoices):
     VALIDATED = "validated", _("validated")
     FAILED = "failed", _("failed")
     EVALUATED = "evaluated", _("evaluated")
+    DISCARDED = "discarded", _("discarded")
 
 
 class RevisionSource(models.TextChoices):

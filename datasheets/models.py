@@ -53,6 +53,10 @@ class DatasheetRevision(models.Model):
     cover = models.JSONField(default=dict, blank=True)
     is_current = models.BooleanField(default=False)
     validated_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -66,7 +70,16 @@ class DatasheetRevision(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (RevisionStatus.FAILED, RevisionStatus.EVALUATED)
+        """No task will change this revision any more without a user's action."""
+        return self.status in (RevisionStatus.FAILED, RevisionStatus.EVALUATED, RevisionStatus.DISCARDED) or (
+            self.status == RevisionStatus.VALIDATED and self.confirmed_at is None
+        )
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Validated, would replace the current revision, and waits for the preview to
+        be confirmed or discarded (issue 4: dry run, then confirm)."""
+        return self.status == RevisionStatus.VALIDATED and self.confirmed_at is None
 
 
 class BaseDataValue(models.Model):

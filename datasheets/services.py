@@ -1,19 +1,25 @@
-"""Writes of the datasheets app: template, upload, validation, evaluation (SPEC §2-§4).
+"""Writes of the datasheets app: template, upload, validation, confirmation, evaluation.
 
-Path of a file: ``datasheet_upload`` stores it (content-addressed by SHA-256) as a
-``pending`` revision and enqueues ``revision_validate_task`` after commit. The task
-re-reads the revision by id, validates (``validated`` or ``failed``, all problems
-located and coded; a failed revision writes no values) and enqueues
-``revision_evaluate_task``, which evaluates every indicator, makes the revision current
-for its site and year and syncs the deviation records (``evaluated``). Both tasks are
-idempotent: a revision already past their step is left alone.
+Path of a file (SPEC §2-§4, issues 3 and 4): ``datasheet_upload`` stores the bytes
+content-addressed (SHA-256; the same bytes again create no new revision) as a ``pending``
+revision and enqueues ``revision_validate_task`` after commit. The task re-reads the
+revision by id and validates it under a time and memory limit: ``failed`` (every
+problem located and coded, no value written) or ``validated`` with its values. A
+revision that would replace the current one waits for the uploader to confirm the
+preview (``revision_confirm``) or discard it; the first one of a site and year, and
+command-line/demo imports, are confirmed at once. ``revision_evaluate_task`` then
+evaluates every indicator, makes the revision current and syncs the deviation records
+(``evaluated``). Evaluations of one site are serialised by a row lock on the site; the
+last confirmed revision wins. Both tasks are idempotent.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import time
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -22,23 +28,26 @@ from django.utils import timezone
 from centres.models import Site
 from centres.permissions import Action, user_can
 from centres.services import log_entry_create
-from indicators.models import CatalogueVersion, IndicatorYear
+from indicators.domain import evaluate
+from indicators.models import CatalogueVersion
 from indicators.services import evaluation_record
 from qiportal.exceptions import ApplicationError
 
-from . import parsing, safety
+from . import safety
+from .checking import datasheet_check, version_for_year
 from .choices import ErrorCode, RevisionSource, RevisionStatus
-from .layout import layout_for
+from .layout import COVER_FIELDS, layout_for
 from .messages import CellError, cell_error
 from .models import BaseDataValue, DatasheetRevision, IndicatorValue
+from .reports import current_revision, revision_report
+from .selectors import revision_list
 from .template import SheetValues, workbook_bytes
-from .validation import Problems, cover_validate, values_validate
 
-
-def version_for_year(indicator_year: int) -> CatalogueVersion | None:
-    """The catalogue version in force for a Kennzahlenjahr, or None."""
-    row = IndicatorYear.objects.select_related("catalogue_version").filter(year=indicator_year).first()
-    return row.catalogue_version if row else None
+__all__ = [
+    "datasheet_check", "datasheet_template_build", "datasheet_upload", "revision_confirm",
+    "revision_discard", "revision_evaluate", "revision_report", "revision_validate",
+    "revision_wait", "version_for_year",
+]
 
 
 def template_filename(site: Site, indicator_year: int) -> str:
@@ -47,8 +56,8 @@ def template_filename(site: Site, indicator_year: int) -> str:
 
 
 def site_cover(site: Site, indicator_year: int, version: CatalogueVersion) -> dict[str, object]:
-    """Deckblatt values pre-filled from the site (SPEC §2)."""
-    return {
+    """Deckblatt values pre-filled from the site (SPEC §2; keys of ``COVER_FIELDS``)."""
+    cover = {
         "registration_number": site.registration_number,
         "centre": site.centre.name,
         "site": f"{site.name}, {site.city}",
@@ -63,6 +72,8 @@ def site_cover(site: Site, indicator_year: int, version: CatalogueVersion) -> di
         "oncobox": "",
         "catalogue_version": version.id,
     }
+    assert set(cover) == {key for key, _label in COVER_FIELDS}
+    return cover
 
 
 def datasheet_template_build(
@@ -94,24 +105,39 @@ def datasheet_upload(
     acting_user=None,
     expected_site: Site | None = None,
     source: str = RevisionSource.WEB,
+    auto_confirm: bool | None = None,
 ) -> DatasheetRevision:
     """Store an uploaded file as a new ``pending`` revision and enqueue its validation
-    after commit. ``acting_user`` None = system import (office rights). The file is kept
-    content-addressed (``datasheets/<sha[:2]>/<sha256>.xlsx``).
+    after commit; returns the revision.
 
-    Raises ApplicationError(file_too_large) above 5 MB and (site_forbidden) when
-    ``expected_site`` is given and the user may not submit for it; everything else is
-    judged by the task and reported on the revision.
+    acting_user None = system import (office rights). The file is kept content-addressed
+    (``datasheets/<sha[:2]>/<sha256>.xlsx``). The same bytes uploaded again (same
+    expected site, revision visible to the user and not discarded) create no new
+    revision: the existing one is returned with ``duplicate = True``. ``auto_confirm``
+    (default: True for command line and demo, False for the web) skips the preview when
+    the revision replaces a current one. Raises ApplicationError(file_too_large) above
+    5 MB and (site_forbidden) when the user may not submit for ``expected_site``.
     """
     if len(content) > safety.MAX_BYTES:
         raise ApplicationError(ErrorCode.FILE_TOO_LARGE, f"Die Datei ist größer als {safety.MAX_BYTES // (1024 * 1024)} MB.")
     if expected_site is not None and acting_user is not None and not user_can(acting_user, Action.SUBMIT, expected_site):
         raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie kein Datenblatt einreichen.")
+    if auto_confirm is None:
+        auto_confirm = source != RevisionSource.WEB
     sha256 = hashlib.sha256(content).hexdigest()
-    name = _storage_name(sha256)
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(content))
     with transaction.atomic():
+        if expected_site is not None:  # serialise uploads for one site
+            Site.objects.select_for_update().filter(pk=expected_site.pk).first()
+        seen = DatasheetRevision.objects.filter(sha256=sha256, expected_site=expected_site).exclude(status=RevisionStatus.DISCARDED)
+        if acting_user is not None:
+            seen = seen.filter(pk__in=revision_list(user=acting_user).values("pk"))
+        existing = seen.order_by("-pk").first()
+        if existing is not None:
+            existing.duplicate = True
+            return existing
+        name = _storage_name(sha256)
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(content))
         revision = DatasheetRevision.objects.create(
             uploaded_by=acting_user if getattr(acting_user, "pk", None) else None,
             source=source,
@@ -121,77 +147,15 @@ def datasheet_upload(
             sha256=sha256,
             expected_site=expected_site,
             site=expected_site,
+            confirmed_at=timezone.now() if auto_confirm else None,
+            confirmed_by=acting_user if auto_confirm and getattr(acting_user, "pk", None) else None,
         )
-        log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.uploaded", data={"sha256": sha256, "size": len(content)})
-        from .tasks import revision_validate_task
+        revision.duplicate = False
+        log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.uploaded", data={"sha256": sha256, "size": len(content), "source": source})
+        from .tasks import revision_validate_enqueue
 
-        revision_validate_task.delay_on_commit(revision.pk)
+        revision_validate_enqueue(revision.pk)
     return revision
-
-
-def _site_access(acting_user, expected_site: Site | None):
-    def access(registration_number: str) -> str | None:
-        site = Site.objects.filter(registration_number__iexact=registration_number).first()
-        if site is None:
-            return ErrorCode.SITE_UNKNOWN
-        if expected_site is not None and site.pk != expected_site.pk:
-            return ErrorCode.SITE_FORBIDDEN
-        if acting_user is not None and not user_can(acting_user, Action.SUBMIT, site):
-            return ErrorCode.SITE_FORBIDDEN
-        return None
-
-    return access
-
-
-def datasheet_check(
-    *, content: bytes, acting_user=None, expected_site: Site | None = None, expected_year: int | None = None
-) -> tuple[list[CellError], list[CellError], dict[str, Any]]:
-    """Validate file bytes without writing anything (SPEC §3: all problems at once).
-
-    Returns (errors, warnings, facts) where facts has ``site`` (Site|None),
-    ``indicator_year``, ``version`` (CatalogueVersion|None), ``layout``, ``values``
-    (validation.ValuesResult|None) and ``cover`` (Deckblatt texts).
-    """
-    facts: dict[str, Any] = {"site": None, "indicator_year": None, "version": None, "layout": None, "values": None, "cover": {}}
-    errors = safety.precheck(content)
-    if errors:
-        return errors, [], facts
-    try:
-        raw = parsing.workbook_read(content)
-    except parsing.WorkbookUnreadable as exc:
-        return [cell_error(safety.FILE, "A1", exc.code, detail=": nicht lesbar / unreadable")], [], facts
-    problems = Problems()
-    cover, cover_errors = parsing.cover_parse(raw)
-    problems.errors.extend(cover_errors)
-    facts["cover"] = {k: ("" if c.empty else str(c.value)) for k, c in cover.items()}
-    known = dict(CatalogueVersion.objects.values_list("id", "layout_revision"))
-    year_map = dict(IndicatorYear.objects.values_list("year", "catalogue_version_id"))
-    cover_facts = cover_validate(
-        cover, raw.template_id, problems, known_templates=known,
-        version_for_year=year_map.get, site_access=_site_access(acting_user, expected_site),
-        expected_year=expected_year,
-    )
-    version_id = cover_facts.version_id
-    if version_id is None and cover_facts.indicator_year is None:
-        # Without a usable year, still read the values with the template's own layout.
-        match = parsing.normalise_label(raw.template_id or "")
-        version_id = next((v for v in known if f"kht/{v.casefold()}/" in match), None)
-    if version_id is not None:
-        version = CatalogueVersion.objects.get(pk=version_id)
-        layout = layout_for(version)
-        parsed = parsing.datasheet_parse(raw, layout)
-        problems.errors.extend(e for e in parsed.errors if e not in cover_errors)
-        values = values_validate(parsed, layout, problems)
-        if cover_facts.version_id is not None:
-            facts.update(version=version, layout=layout, values=values)
-    else:
-        for sheet in (parsing.SHEET_BASE, parsing.SHEET_INDICATORS):
-            if raw.sheet(sheet) is None:
-                problems.add(cell_error(sheet, "A1", ErrorCode.SHEET_MISSING, sheet=sheet))
-    if cover_facts.registration_number:
-        facts["site"] = Site.objects.filter(registration_number__iexact=cover_facts.registration_number).first()
-    facts["indicator_year"] = cover_facts.indicator_year
-    return problems.errors, problems.warnings, facts
 
 
 def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[CellError]) -> DatasheetRevision:
@@ -199,16 +163,54 @@ def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[C
     revision.errors = [e.as_dict() for e in errors]
     revision.warnings = [w.as_dict() for w in warnings]
     revision.validated_at = timezone.now()
+    revision.is_current = False
     revision.save()
     log_entry_create(actor=revision.uploaded_by, obj=revision, action="datasheets.revision.failed", data={"codes": sorted({e.code for e in errors})})
     return revision
 
 
+class ParseLimitExceeded(Exception):
+    """Parsing took longer or more memory than allowed (``QIPORTAL_PARSE_*``)."""
+
+
+@contextmanager
+def parse_limits(*, memory_mb: int | None):
+    """Cap the address space of this process while parsing (worker processes only):
+    an allocation beyond ``memory_mb`` more than now raises MemoryError inside, which
+    becomes ParseLimitExceeded; the process itself survives."""
+    if not memory_mb:
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm") as handle:
+            current = int(handle.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        yield
+        return
+    ceiling = current + memory_mb * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    except MemoryError as exc:
+        raise ParseLimitExceeded("memory") from exc
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 @transaction.atomic
-def revision_validate(*, revision_id: int) -> DatasheetRevision | None:
+def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRevision | None:
     """pending -> validated | failed (SPEC §3). Re-reads the stored file and the
     uploader's rights; writes Basisdaten and indicator values only if there is no error.
-    A revision that is not pending is left alone (idempotent). Returns the revision."""
+    ``limited`` (set by the worker task): parse under ``QIPORTAL_PARSE_MEMORY_MB``; a
+    soft time limit of the task or the memory cap fails the revision with
+    ``unsafe_content``. A revision that is not pending is left alone (idempotent)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
     revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
     if revision is None or revision.status != RevisionStatus.PENDING:
         return revision
@@ -216,34 +218,65 @@ def revision_validate(*, revision_id: int) -> DatasheetRevision | None:
         content = handle.read(safety.MAX_BYTES + 1)
     if hashlib.sha256(content).hexdigest() != revision.sha256:
         return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")], [])
-    errors, warnings, facts = datasheet_check(
-        content=content, acting_user=revision.uploaded_by, expected_site=revision.expected_site
-    )
-    revision.cover = facts["cover"]
-    if facts["site"] is not None:
-        revision.site = facts["site"]
-    revision.indicator_year = facts["indicator_year"]
-    if errors or facts["values"] is None:
-        revision.catalogue_version = facts["version"]
-        return _fail(revision, errors, warnings)
-    values = facts["values"]
-    layout = facts["layout"]
-    definitions = {d.code: d for d in facts["version"].definitions.all()}
-    BaseDataValue.objects.bulk_create(BaseDataValue(revision=revision, key=k, value=v) for k, v in values.base.items())
+    started = time.monotonic()
+    try:
+        with parse_limits(memory_mb=settings.QIPORTAL_PARSE_MEMORY_MB if limited else None):
+            result = datasheet_check(content=content, acting_user=revision.uploaded_by, expected_site=revision.expected_site)
+    except (SoftTimeLimitExceeded, ParseLimitExceeded, MemoryError, RecursionError) as exc:
+        memory = isinstance(exc, (ParseLimitExceeded, MemoryError))
+        reason = "Speichergrenze / memory limit" if memory else "Zeitgrenze / time limit"
+        detail = f"{reason} ({time.monotonic() - started:.1f} s)"
+        return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)], [])
+    revision.cover = result.cover
+    revision.site = result.site or revision.expected_site
+    revision.indicator_year = result.indicator_year
+    revision.catalogue_version = result.version
+    if result.errors or result.values is None:
+        return _fail(revision, result.errors, result.warnings)
+    definitions = {d.code: d for d in result.version.definitions.all()}
+    BaseDataValue.objects.bulk_create(BaseDataValue(revision=revision, key=k, value=v) for k, v in result.values.base.items())
     IndicatorValue.objects.bulk_create(
         IndicatorValue(
             revision=revision, definition=definitions[code], numerator=e.numerator,
             denominator=e.denominator, justification=e.justification, flags=list(e.flags),
         )
-        for code, e in values.indicators.items()
+        for code, e in result.values.indicators.items()
     )
-    revision.catalogue_version = facts["version"]
     revision.status = RevisionStatus.VALIDATED
     revision.errors = []
-    revision.warnings = [w.as_dict() for w in warnings]
+    revision.warnings = [w.as_dict() for w in result.warnings]
     revision.validated_at = timezone.now()
+    if revision.confirmed_at is None and current_revision(site=revision.site, indicator_year=revision.indicator_year) is None:
+        revision.confirmed_at = revision.validated_at  # nothing to replace: no preview needed
+        revision.confirmed_by = revision.uploaded_by
     revision.save()
-    log_entry_create(actor=revision.uploaded_by, obj=revision, action="datasheets.revision.validated", data={"layout": layout.template_id, "warnings": len(warnings)})
+    log_entry_create(actor=revision.uploaded_by, obj=revision, action="datasheets.revision.validated", data={"layout": result.layout.template_id, "warnings": len(result.warnings)})
+    if revision.confirmed_at is not None:
+        from .tasks import revision_evaluate_task
+
+        revision_evaluate_task.delay_on_commit(revision.pk)
+    return revision
+
+
+def _revision_for_user_action(revision: DatasheetRevision, acting_user) -> DatasheetRevision:
+    revision = DatasheetRevision.objects.select_for_update().get(pk=revision.pk)
+    if not user_can(acting_user, Action.SUBMIT, revision.site):
+        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Datenblätter bestätigen.")
+    if not revision.awaiting_confirmation:
+        raise ApplicationError("wrong_state", "Diese Revision wartet nicht auf eine Bestätigung.")
+    return revision
+
+
+@transaction.atomic
+def revision_confirm(*, revision: DatasheetRevision, acting_user) -> DatasheetRevision:
+    """The uploader accepts the preview: the validated revision is evaluated and
+    replaces the current one (issue 4). Raises ApplicationError (site_forbidden,
+    wrong_state)."""
+    revision = _revision_for_user_action(revision, acting_user)
+    revision.confirmed_at = timezone.now()
+    revision.confirmed_by = acting_user
+    revision.save(update_fields=["confirmed_at", "confirmed_by"])
+    log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.confirmed")
     from .tasks import revision_evaluate_task
 
     revision_evaluate_task.delay_on_commit(revision.pk)
@@ -251,14 +284,27 @@ def revision_validate(*, revision_id: int) -> DatasheetRevision | None:
 
 
 @transaction.atomic
+def revision_discard(*, revision: DatasheetRevision, acting_user) -> DatasheetRevision:
+    """The uploader rejects the preview: the revision is kept as ``discarded`` (its file
+    and values stay for the record) and the current revision is unchanged. Raises
+    ApplicationError (site_forbidden, wrong_state)."""
+    revision = _revision_for_user_action(revision, acting_user)
+    revision.status = RevisionStatus.DISCARDED
+    revision.save(update_fields=["status"])
+    log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.discarded")
+    return revision
+
+
+@transaction.atomic
 def revision_evaluate(*, revision_id: int) -> DatasheetRevision | None:
-    """validated -> evaluated (SPEC §4): recompute every indicator's flags with
-    ``indicators.domain``, make this the current revision of its site and year, record
-    evaluations and sync deviations. Serialised per site and year by a row lock on the
-    site; a revision superseded meanwhile by a newer evaluated one is evaluated but not
-    made current. Idempotent: a revision not in ``validated`` is left alone."""
+    """validated and confirmed -> evaluated (SPEC §4): recompute every indicator's flags
+    with ``indicators.domain``, make this the current revision of its site and year,
+    record evaluations and sync deviations. Serialised per site by a row lock on the
+    site; a revision confirmed before the current one is evaluated but not made current
+    (the last confirmed revision wins). Idempotent: anything not validated-and-confirmed
+    is left alone."""
     revision = DatasheetRevision.objects.filter(pk=revision_id).first()
-    if revision is None or revision.status != RevisionStatus.VALIDATED:
+    if revision is None or revision.status != RevisionStatus.VALIDATED or revision.confirmed_at is None:
         return revision
     Site.objects.select_for_update().get(pk=revision.site_id)  # serialise per site
     revision = DatasheetRevision.objects.select_for_update().get(pk=revision_id)
@@ -266,16 +312,14 @@ def revision_evaluate(*, revision_id: int) -> DatasheetRevision | None:
         return revision
     if revision.uploaded_by is not None and not user_can(revision.uploaded_by, Action.SUBMIT, revision.site):
         return _fail(revision, [cell_error("Deckblatt", "B3", ErrorCode.SITE_FORBIDDEN, value=revision.site.registration_number)], [])
-    newer = DatasheetRevision.objects.filter(
-        site=revision.site, indicator_year=revision.indicator_year, status=RevisionStatus.EVALUATED,
-        uploaded_at__gt=revision.uploaded_at,
-    ).exists()
+    current = current_revision(site=revision.site, indicator_year=revision.indicator_year)
+    wins = current is None or current.confirmed_at is None or current.confirmed_at <= revision.confirmed_at
     values = list(revision.indicator_values.select_related("definition"))
     for value in values:
-        value.flags = [str(f) for f in _evaluate(value)]
+        value.flags = [str(f) for f in evaluate(value.numerator, value.denominator, value.definition.rule())]
         value.evaluated = True
     IndicatorValue.objects.bulk_update(values, ["flags", "evaluated"])
-    if not newer:
+    if wins:
         DatasheetRevision.objects.filter(
             site=revision.site, indicator_year=revision.indicator_year, is_current=True
         ).exclude(pk=revision.pk).update(is_current=False)
@@ -298,59 +342,14 @@ def revision_evaluate(*, revision_id: int) -> DatasheetRevision | None:
     return revision
 
 
-def _evaluate(value: IndicatorValue):
-    from indicators.domain import evaluate
-
-    return evaluate(value.numerator, value.denominator, value.definition.rule())
-
-
-def _rate(numerator: int, denominator: int | None) -> float | None:
-    if denominator is None or denominator == 0:
-        return None
-    return round(numerator / denominator, 6)
-
-
-def revision_report(revision: DatasheetRevision) -> dict[str, Any]:
-    """The structured report of a revision (JSON-ready): revision id, status, site,
-    indicator year, catalogue version, errors and warnings as ``{sheet, cell, code,
-    message, message_de, message_en}``, and per KeZa ``{code, numerator, denominator,
-    rate, flags}`` with the rate a fraction 0..1 rounded to 6 places (None if not
-    evaluable or a count)."""
-    indicators = [
-        {
-            "code": v.definition.code,
-            "numerator": v.numerator,
-            "denominator": v.denominator,
-            "rate": _rate(v.numerator, v.denominator),
-            "flags": list(v.flags),
-        }
-        for v in revision.indicator_values.select_related("definition").order_by("definition__position")
-    ]
-    return {
-        "revision": revision.pk,
-        "status": revision.status,
-        "sha256": revision.sha256,
-        "site": revision.site.registration_number if revision.site else None,
-        "indicator_year": revision.indicator_year,
-        "catalogue_version": revision.catalogue_version_id,
-        "is_current": revision.is_current,
-        "errors": revision.errors,
-        "warnings": revision.warnings,
-        "indicators": indicators,
-    }
-
-
 def revision_wait(*, revision_id: int, until: tuple[str, ...], timeout: float = 120.0, interval: float = 0.2) -> DatasheetRevision:
-    """Poll a revision until its status is one of ``until`` or FAILED; for the command
-    line. Raises TimeoutError after ``timeout`` seconds."""
-    import time
-
+    """Poll a revision until its status is one of ``until``, FAILED, DISCARDED or it
+    awaits confirmation; for the command line. Raises TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         revision = DatasheetRevision.objects.get(pk=revision_id)
-        if revision.status in until or revision.status == RevisionStatus.FAILED:
+        if revision.status in until or revision.status in (RevisionStatus.FAILED, RevisionStatus.DISCARDED) or revision.awaiting_confirmation:
             return revision
         if time.monotonic() > deadline:
             raise TimeoutError(f"revision {revision_id} still {revision.status} after {timeout:.0f} s")
         time.sleep(interval)
-

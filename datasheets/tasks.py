@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
 
 from .services import revision_evaluate, revision_validate
 
 
-@shared_task(acks_late=True)
+@shared_task(
+    acks_late=True,
+    soft_time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT,
+    time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT + 30,
+)
 def revision_validate_task(revision_id: int) -> str | None:
-    """Validate a pending revision (``services.revision_validate``); returns its status."""
-    revision = revision_validate(revision_id=revision_id)
+    """Validate a pending revision (``services.revision_validate``) under the parse
+    limits; returns its status."""
+    eager = revision_validate_task.request.is_eager
+    revision = revision_validate(revision_id=revision_id, limited=not eager)
     return revision.status if revision else None
+
+
+def revision_validate_enqueue(revision_id: int) -> None:
+    """Enqueue validation after commit, leaving the time limits to the worker's own
+    settings (a task-level limit would otherwise travel in the message from the
+    producer's configuration)."""
+    transaction.on_commit(
+        lambda: revision_validate_task.apply_async((revision_id,), time_limit=None, soft_time_limit=None)
+    )
 
 
 @shared_task(acks_late=True)
 def revision_evaluate_task(revision_id: int) -> str | None:
-    """Evaluate a validated revision (``services.revision_evaluate``); returns its status."""
+    """Evaluate a validated, confirmed revision (``services.revision_evaluate``)."""
     revision = revision_evaluate(revision_id=revision_id)
     return revision.status if revision else None

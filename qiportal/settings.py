@@ -169,6 +169,8 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 
 # Celery: no broker configured -> tasks run eagerly (in process, after commit).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -197,6 +199,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "60"))
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512 * 1024  # KiB
+# Parsing an uploaded workbook in the worker (issue 4): soft time limit (s) of the
+# validation task and the extra address space (MB) it may take.
+QIPORTAL_PARSE_TIME_LIMIT = float(os.environ.get("QIPORTAL_PARSE_TIME_LIMIT", "30"))
+QIPORTAL_PARSE_MEMORY_MB = int(os.environ.get("QIPORTAL_PARSE_MEMORY_MB", "768"))
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}

@@ -70,3 +70,35 @@ def value_edits(layout: Layout, values: SheetValues) -> dict[tuple[str, str], ob
             edits[(SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_DENOMINATOR))] = den
         edits[(SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_JUSTIFICATION))] = text or None
     return edits
+
+
+def heavy_shared_strings(content: bytes, extra: int = 99_000, length: int = 320) -> bytes:
+    """``content`` plus a shared-strings part with ``extra`` unused strings: a small,
+    honest-looking file (compression ratio < 100, < 50 MB declared) that is expensive
+    to open, for the parse-limit tests."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(content))
+    names = source.namelist()
+    words = ("Primärfall", "Tumorkonferenz", "Mundhöhle", "Larynx", "Begründung", "Zähler", "Nenner")
+    strings = "".join(
+        "<si><t>" + " ".join(f"{words[(i + j) % 7]}{(i * 31 + j * 7) % 211}" for j in range(40))[:length] + "</t></si>"
+        for i in range(extra)
+    )
+    shared = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + strings + "</sst>"
+    ).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in names:
+            data = source.read(name)
+            if name == "[Content_Types].xml" and b"sharedStrings" not in data:
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            if name == "xl/_rels/workbook.xml.rels" and b"sharedStrings" not in data:
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdQipSST" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+            target.writestr(name, data)
+        if "xl/sharedStrings.xml" not in names:
+            target.writestr("xl/sharedStrings.xml", shared)
+    return out.getvalue()

@@ -6,7 +6,7 @@ import pytest
 from centres.models import LogEntry
 from datasheets.layout import IND_DENOMINATOR, IND_JUSTIFICATION, IND_NUMERATOR, layout_for
 from datasheets.models import DatasheetRevision
-from datasheets.services import datasheet_template_build, datasheet_upload
+from datasheets.services import datasheet_template_build, datasheet_upload, revision_confirm
 from indicators.models import CatalogueVersion, Deviation, Evaluation
 from indicators.services import deviation_decide
 from tests.datasheets.helpers import consistent_values, edit_workbook
@@ -16,6 +16,9 @@ def _upload(site, user, layout, edits):
     _n, content = datasheet_template_build(site=site, indicator_year=2022, values=consistent_values(layout, justify=False))
     revision = datasheet_upload(content=edit_workbook(content, edits), filename="ds.xlsx", acting_user=user, expected_site=site)
     revision.refresh_from_db()
+    if revision.awaiting_confirmation:  # a replacement waits for the preview's confirmation
+        revision_confirm(revision=revision, acting_user=user)
+        revision.refresh_from_db()
     assert revision.status == "evaluated", revision.errors
     return revision
 

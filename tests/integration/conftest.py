@@ -31,8 +31,9 @@ def _port_open(host: str, port: int) -> bool:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Start ``celery worker`` on a fresh queue; yields the Popen; stops it after."""
+def celery_worker_factory(transactional_db, tmp_path):
+    """Start ``celery worker`` processes on a fresh queue: ``start(**extra_env)`` returns
+    the Popen (with ``log_path``); all are stopped after the test."""
     from urllib.parse import urlparse
 
     broker = os.environ.get("CELERY_BROKER_URL", "")
@@ -47,38 +48,51 @@ def celery_worker_process(transactional_db, tmp_path):
     app.conf.task_default_queue = queue
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": broker,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "QIPORTAL_DATA_DIR": str(settings.DATA_DIR),
-        "QIPORTAL_ALLOW_INSECURE_KEY": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PYTEST_VERSION", None)
-    log = tmp_path / "worker.log"
-    handle = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "qiportal", "worker", "-Q", queue, "-c", "1",
-         "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text() and time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"celery worker exited: {log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    if "ready." not in log.read_text():
-        process.kill()
-        pytest.fail(f"celery worker did not start: {log.read_text()[-3000:]}")
-    process.log_path = log
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    handle.close()
+    started = []
+
+    def start(**extra_env: str):
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "QIPORTAL_DATA_DIR": str(settings.DATA_DIR),
+            "QIPORTAL_ALLOW_INSECURE_KEY": "1",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        env.pop("PYTEST_VERSION", None)
+        log = tmp_path / f"worker{len(started)}.log"
+        handle = log.open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "qiportal", "worker", "-Q", queue, "-c", "1",
+             "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+        started.append((process, handle))
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text() and time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"celery worker exited: {log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        if "ready." not in log.read_text():
+            pytest.fail(f"celery worker did not start: {log.read_text()[-3000:]}")
+        process.log_path = log
+        return process
+
+    yield start
+    for process, handle in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        handle.close()
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory):
+    """One worker with the default settings."""
+    return celery_worker_factory()

@@ -1,0 +1,128 @@
+"""Revisions (issue 4): identical bytes create no new revision; a replacement waits for
+its preview to be confirmed or discarded; the last confirmed revision wins."""
+
+import io
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from centres.models import LogEntry
+from datasheets.layout import IND_DENOMINATOR, IND_NUMERATOR, layout_for
+from datasheets.models import DatasheetRevision, IndicatorValue
+from datasheets.reports import revision_diff
+from datasheets.services import datasheet_template_build, datasheet_upload, revision_confirm, revision_discard, revision_evaluate
+from indicators.models import CatalogueVersion, Deviation, Evaluation
+from qiportal.exceptions import ApplicationError
+from tests.datasheets.helpers import consistent_values, edit_workbook
+
+
+@pytest.fixture
+def layout(catalogue):
+    return layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
+
+
+def _sheet(site, layout, kz20=(15, 20)):
+    _n, content = datasheet_template_build(site=site, indicator_year=2022, values=consistent_values(layout, justify=False))
+    return edit_workbook(content, {
+        ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): kz20[0],
+        ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): kz20[1],
+    })
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_bytes_create_no_new_revision(layout, site_a, coordinator):
+    content = _sheet(site_a, layout)
+    first = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    again = datasheet_upload(content=content, filename="renamed.xlsx", acting_user=coordinator, expected_site=site_a)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.pk == first.pk and DatasheetRevision.objects.count() == 1
+    assert first.file.name == f"datasheets/{first.sha256[:2]}/{first.sha256}.xlsx"
+    with default_storage.open(first.file.name, "rb") as handle:
+        assert handle.read() == content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replacement_waits_for_confirmation_with_a_preview(layout, site_a, coordinator):
+    first = datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    second = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == "evaluated" and first.is_current
+    assert second.status == "validated" and second.awaiting_confirmation and not second.is_current
+    # Nothing national changed yet.
+    assert Evaluation.objects.get(site=site_a, definition__code="20").numerator == 15
+    assert not Deviation.objects.filter(code="20").exists()
+
+    changes = [r for r in revision_diff(second) if r.changed]
+    assert [(r.code, r.old_numerator, r.new_numerator, r.old_denominator, r.new_denominator, r.flags_added, r.flags_removed) for r in changes] == [
+        ("20", 15, 5, 20, 20, ("implausible_low",), ()),
+    ]
+
+    revision_confirm(revision=second, acting_user=coordinator)
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.status == "evaluated" and second.is_current and not first.is_current
+    assert Evaluation.objects.get(site=site_a, definition__code="20").numerator == 5
+    assert Deviation.objects.filter(code="20", flag="implausible_low", is_active=True).count() == 1
+    assert LogEntry.objects.filter(action="datasheets.revision.confirmed", object_id=second.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discard_keeps_the_current_revision(layout, site_a, coordinator, coordinator_b):
+    first = datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    second = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    second.refresh_from_db()
+    with pytest.raises(ApplicationError) as forbidden:
+        revision_confirm(revision=second, acting_user=coordinator_b)
+    assert forbidden.value.code == "site_forbidden"
+    revision_discard(revision=second, acting_user=coordinator)
+    second.refresh_from_db()
+    assert second.status == "discarded"
+    assert DatasheetRevision.objects.get(is_current=True) == first
+    assert IndicatorValue.objects.filter(revision=second).exists()  # kept for the record
+    with pytest.raises(ApplicationError) as wrong_state:
+        revision_confirm(revision=second, acting_user=coordinator)
+    assert wrong_state.value.code == "wrong_state"
+    # Discarded bytes may be uploaded again as a new revision.
+    third = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    assert third.pk != second.pk and not third.duplicate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_last_confirmed_revision_wins_whatever_order_the_tasks_run(layout, site_a, coordinator, monkeypatch):
+    from datasheets import tasks
+
+    datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    b = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    c = datasheet_upload(content=_sheet(site_a, layout, (12, 20)), filename="c.xlsx", acting_user=coordinator, expected_site=site_a)
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.revision_evaluate_task, "delay_on_commit", queued.append)
+    revision_confirm(revision=b, acting_user=coordinator)
+    revision_confirm(revision=c, acting_user=coordinator)
+    assert queued == [b.pk, c.pk]
+    # The worker runs c's evaluation first, then b's (confirmed earlier).
+    revision_evaluate(revision_id=c.pk)
+    revision_evaluate(revision_id=b.pk)
+    b.refresh_from_db()
+    c.refresh_from_db()
+    assert (b.status, c.status) == ("evaluated", "evaluated")
+    assert c.is_current and not b.is_current
+    assert list(DatasheetRevision.objects.filter(site=site_a, indicator_year=2022, is_current=True)) == [c]
+    assert Evaluation.objects.get(site=site_a, definition__code="20").numerator == 12
+    assert not Deviation.objects.filter(code="20", is_active=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_line_dry_run_writes_nothing_and_shows_changes(layout, site_a, coordinator, tmp_path):
+    datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    path = tmp_path / "b.xlsx"
+    path.write_bytes(_sheet(site_a, layout, (5, 20)))
+    counts = (DatasheetRevision.objects.count(), IndicatorValue.objects.count(), LogEntry.objects.count())
+    out = io.StringIO()
+    call_command("import_datasheet", str(path), "--dry-run", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert (DatasheetRevision.objects.count(), IndicatorValue.objects.count(), LogEntry.objects.count()) == counts
+    assert report["revision"] is None and report["status"] == "valid"
+    assert [(c["code"], c["old_numerator"], c["new_numerator"], c["flags_added"]) for c in report["changes"]] == [("20", 15, 5, ["implausible_low"])]
