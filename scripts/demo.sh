@@ -17,7 +17,7 @@ CELERY_BROKER_URL= $PY manage.py demo_data "$@"
 
 # From here on uploads go through a local worker (file-system broker, no server).
 export CELERY_BROKER_URL="${CELERY_BROKER_URL:-filesystem://}"
-$PY -m celery -A qiportal worker -c 1 --pool solo --without-gossip --without-mingle \
+$PY -m celery -A qiportal worker -c 1 --pool prefork --without-gossip --without-mingle \
   --without-heartbeat --loglevel WARNING >"$QIPORTAL_DATA_DIR/worker.log" 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
