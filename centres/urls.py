@@ -1,4 +1,9 @@
-"""URLs of the centres app (namespace ``centres``)."""
+"""URLs of the centres app (namespace ``centres``).
+
+``qiportal.urls`` adds ``site_detail`` (``<pk>/``) and ``site_revisions``
+(``<pk>/revisions/``) from ``datasheets.site_views`` to this namespace: those pages
+show data sheets and deviations, which ``centres`` must not import (STYLE §4).
+"""
 
 from django.urls import path
 
@@ -8,6 +13,4 @@ app_name = "centres"
 
 urlpatterns = [
     path("", views.SiteListView.as_view(), name="site_list"),
-    path("<int:pk>/", views.SiteDetailView.as_view(), name="site_detail"),
-    path("<int:pk>/revisions/", views.SiteRevisionsView.as_view(), name="site_revisions"),
 ]

@@ -1,4 +1,5 @@
-"""Views of the datasheets app: template download, upload, revision list and detail.
+"""Views of the datasheets app: template download, upload, revision list and detail
+(the site page is in ``datasheets.site_views``).
 
 No business logic: reads go through ``datasheets.selectors`` (404 out of scope), writes
 through ``datasheets.services``; an ``ApplicationError`` becomes a message, never a 500.
@@ -6,6 +7,7 @@ through ``datasheets.services``; an ``ApplicationError`` becomes a message, neve
 
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
 
 from django.contrib import messages
@@ -22,14 +24,21 @@ from django_tables2 import SingleTableMixin
 
 from centres.permissions import Action, user_can
 from centres.selectors import site_get, site_list
-from centres.views import PortalMixin, revisions_fingerprint
 from qiportal.exceptions import ApplicationError
+from qiportal.portal import PortalMixin
 
 from .choices import RevisionStatus
 from .forms import XLSX_CONTENT_TYPE, DatasheetUploadForm, RevisionFilterSet, TemplateDownloadForm
 from .selectors import revision_get, revision_list, revision_values
 from .services import datasheet_template_build, datasheet_upload, revision_report
 from .tables import IndicatorValueTable, RevisionTable, status_badge
+
+
+def revisions_fingerprint(revisions) -> str:
+    """Short hash of (pk, status) of the revisions shown; a poll answers 204 (htmx
+    leaves the page alone) while it is unchanged."""
+    raw = ",".join(f"{r.pk}:{r.status}" for r in revisions)
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
 class TemplateDownloadView(View):

@@ -100,6 +100,31 @@ def indicator_stats(
     ]
 
 
+def indicator_site_values(
+    *, indicator_year: int, definition: IndicatorDefinition
+) -> list[tuple[int, int | None]]:
+    """The (numerator, denominator) of every site with an ``Evaluation`` of
+    ``definition`` in ``indicator_year``: one pair per site, anonymous, ordered by site
+    (stable, carries no meaning). Counts are integers; ``denominator`` is None for count
+    indicators and may be 0 (not evaluable). Not scoped: national pages show values
+    without sites (SPEC §5), callers check ``Action.VIEW_NATIONAL``. One query."""
+    return list(
+        Evaluation.objects.filter(indicator_year=indicator_year, definition=definition)
+        .order_by("site_id")
+        .values_list("numerator", "denominator")
+    )
+
+
+def national_default_year() -> int | None:
+    """The newest indicator year with evaluations, else the newest year mapped to a
+    catalogue version (``IndicatorYear``); None when there is neither. Two queries at
+    most."""
+    year = Evaluation.objects.aggregate(year=Max("indicator_year"))["year"]
+    if year is None:
+        year = IndicatorYear.objects.aggregate(year=Max("year"))["year"]
+    return year
+
+
 def _lineage(
     anchor: IndicatorDefinition, by_pk: dict[int, IndicatorDefinition]
 ) -> dict[str, IndicatorDefinition]:

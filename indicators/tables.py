@@ -96,7 +96,6 @@ class DeviationTable(tables.Table):
     site = tables.Column(
         verbose_name=_("Site"), order_by=("site__registration_number",),
         linkify=("centres:site_detail", {"pk": tables.A("site_id")}),
-        attrs={"td": {"class": "nowrap"}},
     )
     indicator_year = tables.Column(verbose_name=_("Indicator year"), localize=False)
     code = tables.Column(

@@ -3,8 +3,8 @@ and the national statistics (SPEC §5, "Bundesweite Auswertung").
 
 Reads go through ``indicators.selectors`` (deviations scoped, 404 out of scope); review
 steps call ``indicators.services``; an ``ApplicationError`` becomes a message and a form
-error, never a 500. Charts are server-rendered inline SVG (CSP-safe), see
-``distribution_chart`` and ``trend_chart``.
+error, never a 500. Charts are server-rendered inline SVG (CSP-safe), computed by
+``indicators.charts``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Max
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -30,15 +29,22 @@ from django_tables2 import SingleTableMixin
 
 from centres.models import LogEntry
 from centres.permissions import Action, user_can
-from centres.views import PortalMixin
 from qiportal.exceptions import ApplicationError
+from qiportal.portal import PortalMixin
 
-from . import domain
+from .charts import distribution_chart, trend_chart
 from .choices import DeviationState
 from .filters import DeviationFilterSet
 from .forms import DecideForm, JustifyForm, NationalYearForm, ResolveForm
-from .models import Deviation, Evaluation, IndicatorDefinition, IndicatorYear
-from .selectors import deviation_get, deviation_list, indicator_stats, indicator_trend
+from .models import Deviation, IndicatorDefinition, IndicatorYear
+from .selectors import (
+    deviation_get,
+    deviation_list,
+    indicator_site_values,
+    indicator_stats,
+    indicator_trend,
+    national_default_year,
+)
 from .services import deviation_decide, deviation_justify, deviation_resolve
 from .tables import (
     DeviationTable,
@@ -214,14 +220,6 @@ class NationalMixin(PortalMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-def default_national_year() -> int | None:
-    """The newest indicator year with evaluations, else the newest mapped year."""
-    year = Evaluation.objects.aggregate(year=Max("indicator_year"))["year"]
-    if year is None:
-        year = IndicatorYear.objects.aggregate(year=Max("year"))["year"]
-    return year
-
-
 class NationalView(NationalMixin, TemplateView):
     """All indicators of one Kennzahlenjahr with the SPEC §5 statistics."""
 
@@ -232,7 +230,7 @@ class NationalView(NationalMixin, TemplateView):
         form = NationalYearForm(self.request.GET or None)
         year = form.cleaned_data["indicator_year"] if form.is_bound and form.is_valid() else None
         if year is None:
-            year = default_national_year()
+            year = national_default_year()
             form = NationalYearForm(initial={"indicator_year": year})
         rows = []
         if year is not None:
@@ -264,10 +262,7 @@ class NationalIndicatorView(NationalMixin, TemplateView):
         except (IndicatorYear.DoesNotExist, IndicatorDefinition.DoesNotExist) as exc:
             raise Http404(str(exc)) from exc
         definition, stats = row.definition, row.statistics
-        values = list(
-            Evaluation.objects.filter(indicator_year=year, definition=definition)
-            .values_list("numerator", "denominator")
-        )
+        values = indicator_site_values(indicator_year=year, definition=definition)
         is_count = definition.is_count
 
         def fmt(value):
@@ -348,173 +343,4 @@ def _row_json(row) -> dict:
         "corridor": {"lower": d.corridor_lower, "upper": d.corridor_upper}
         if d.corridor_lower is not None or d.corridor_upper is not None else None,
         "statistics": data,
-    }
-
-
-# ------------------------------------------------------------------------------- charts
-# Geometry is computed here and printed by the templates as plain strings (never
-# localised numbers: "12,5" would break SVG). Colours and strokes live in qiportal.css.
-
-CHART_W, CHART_H = 720, 300
-PAD_L, PAD_R, PAD_T, PAD_B = 60, 16, 16, 44
-
-
-def _f(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def _nice_max(value: float) -> float:
-    """A round upper bound of a count axis (1, 2, 2.5, 5 × 10^k)."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return value
-
-
-class _Axis:
-    """Maps a value (fraction 0..1 for rates, a number for counts) to an SVG y."""
-
-    def __init__(self, *, is_count: bool, top: float) -> None:
-        self.is_count = is_count
-        self.top = 1.0 if not is_count else _nice_max(top * 1.05)
-        self.plot_h = CHART_H - PAD_T - PAD_B
-
-    def y(self, value) -> float:
-        v = min(max(float(value), 0.0), self.top)
-        return PAD_T + self.plot_h * (1 - v / self.top)
-
-    def ticks(self) -> list[dict]:
-        out = []
-        for i in range(5):
-            v = self.top * i / 4
-            label = format_count(Decimal(str(v))) if self.is_count else format_percent(Decimal(str(v)))
-            out.append({"y": _f(self.y(v)), "label": label})
-        return out
-
-
-def _rule_lines(definition: IndicatorDefinition, axis: _Axis, x0: float, x1: float) -> dict:
-    """Target line and corridor band (between the strict bounds) of a definition."""
-    out: dict = {}
-    if definition.target_value is not None and definition.target_op:
-        y = axis.y(definition.target_value)
-        out["target"] = {"x1": _f(x0), "x2": _f(x1), "y": _f(y), "label_y": _f(y - 4),
-                         "label": _("Target %(target)s") % {"target": definition.target_display()}}
-    if definition.corridor_lower is not None or definition.corridor_upper is not None:
-        low = definition.corridor_lower if definition.corridor_lower is not None else 0
-        high = definition.corridor_upper if definition.corridor_upper is not None else axis.top
-        y_top, y_bottom = axis.y(high), axis.y(low)
-        out["corridor"] = {"x": _f(x0), "width": _f(x1 - x0), "y": _f(y_top),
-                           "height": _f(max(y_bottom - y_top, 0.5))}
-    return out
-
-
-def distribution_chart(values, definition: IndicatorDefinition, stats) -> dict | None:
-    """Bars of the evaluable sites' rates (or counts), sorted ascending and anonymous,
-    with the target line, the plausibility corridor band and the median; None when no
-    site is evaluable. Bars missing the target or outside the corridor get their own
-    class; each bar has a text title."""
-    rule = definition.rule()
-    is_count = definition.is_count
-    points = sorted(
-        ((Fraction(n) if is_count else Fraction(n, d)), n, d)
-        for n, d in values
-        if is_count or d
-    )
-    if not points:
-        return None
-    top = max([float(p[0]) for p in points] + [float(definition.target_value or 0),
-                                                float(definition.corridor_upper or 0)])
-    axis = _Axis(is_count=is_count, top=top)
-    x0, x1 = PAD_L, CHART_W - PAD_R
-    slot = (x1 - x0) / len(points)
-    width = max(slot * 0.8, 0.6)
-    bars = []
-    for i, (value, n, d) in enumerate(points):
-        missed = domain.meets_target(n, d, rule) is False
-        outside = domain.corridor_position(n, d, rule) not in (None, 0)
-        classes = "bar" + (" bar--missed" if missed else "") + (" bar--outside" if outside else "")
-        y = axis.y(value)
-        bars.append({
-            "x": _f(x0 + i * slot + (slot - width) / 2), "y": _f(y), "width": _f(width),
-            "height": _f(max(axis.y(0) - y, 0.5)), "class": classes,
-            "title": _("Site %(rank)d of %(n)d: %(value)s") % {
-                "rank": i + 1, "n": len(points), "value": format_value(value, is_count=is_count)},
-        })
-    chart = {
-        "width": CHART_W, "height": CHART_H, "bars": bars, "ticks": axis.ticks(),
-        "x0": _f(x0), "x1": _f(x1), "y0": _f(axis.y(0)), "label_x": _f(PAD_L - 6),
-        "axis_label_x": _f((x0 + x1) / 2), "axis_label_y": _f(CHART_H - 12),
-        "n": len(points), "any_missed": any("missed" in b["class"] for b in bars),
-        "any_outside": any("outside" in b["class"] for b in bars),
-    }
-    if stats.median is not None:
-        chart["median"] = {"y": _f(axis.y(stats.median)),
-                           "label": format_value(stats.median, is_count=is_count)}
-    chart.update(_rule_lines(definition, axis, x0, x1))
-    return chart
-
-
-def trend_chart(points, *, is_count: bool) -> dict | None:
-    """Pooled rate (rates) or median (counts) per indicator year with the 25th–75th
-    percentile range; a new polyline starts where the definition's ``series`` changes
-    (SPEC §5). None without points."""
-    points = [p for p in points if p.statistics.n_sites]
-    if not points:
-        return None
-    first, last = points[0].indicator_year, points[-1].indicator_year
-    n_slots = last - first + 1
-    x0, x1 = PAD_L, CHART_W - PAD_R
-    slot = (x1 - x0) / n_slots
-
-    def x(year: int) -> float:
-        return x0 + (year - first + 0.5) * slot
-
-    def main_value(p):
-        return p.statistics.median if is_count else p.statistics.pooled_rate
-
-    top = max(float(p.statistics.p75 or 0) for p in points)
-    top = max([top] + [float(main_value(p) or 0) for p in points])
-    axis = _Axis(is_count=is_count, top=top)
-    segments: list[list] = []
-    for p in points:
-        if not segments or p.series_break:
-            segments.append([])
-        segments[-1].append(p)
-    lines, breaks, rows = [], [], []
-    for seg in segments:
-        coords = [(x(p.indicator_year), axis.y(main_value(p))) for p in seg if main_value(p) is not None]
-        medians = [(x(p.indicator_year), axis.y(p.statistics.median)) for p in seg
-                   if p.statistics.median is not None]
-        lines.append({
-            "points": " ".join(f"{_f(a)},{_f(b)}" for a, b in coords),
-            "dots": [{"cx": _f(a), "cy": _f(b)} for a, b in coords],
-            "median": " ".join(f"{_f(a)},{_f(b)}" for a, b in medians) if not is_count else "",
-        })
-        if seg is not segments[0]:
-            d = seg[0].definition
-            breaks.append({
-                "x": _f(x(seg[0].indicator_year) - slot / 2), "year": seg[0].indicator_year,
-                "label": _("from %(year)d: %(version)s KeZa %(code)s") % {
-                    "year": seg[0].indicator_year, "version": d.version_id, "code": d.code},
-            })
-    for p in points:
-        s = p.statistics
-        rows.append({
-            "year": p.indicator_year, "version": p.definition.version_id, "code": p.definition.code,
-            "n_sites": s.n_sites, "series_break": p.series_break,
-            "main": format_value(main_value(p), is_count=is_count),
-            "median": format_value(s.median, is_count=is_count),
-            "p25": format_value(s.p25, is_count=is_count), "p75": format_value(s.p75, is_count=is_count),
-            "whisker": {"x": _f(x(p.indicator_year)), "y1": _f(axis.y(s.p25)), "y2": _f(axis.y(s.p75))}
-            if s.p25 is not None and s.p75 is not None else None,
-        })
-    return {
-        "width": CHART_W, "height": CHART_H, "lines": lines, "breaks": breaks, "rows": rows,
-        "ticks": axis.ticks(), "x0": _f(x0), "x1": _f(x1), "y0": _f(axis.y(0)),
-        "label_x": _f(PAD_L - 6), "year_y": _f(CHART_H - PAD_B + 18),
-        "years": [{"x": _f(x(y)), "label": str(y)} for y in range(first, last + 1)],
-        "y_top": _f(PAD_T), "is_count": is_count,
     }

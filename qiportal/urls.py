@@ -2,6 +2,11 @@
 
 Every page needs a login (``LoginRequiredMiddleware``) except the login page itself and
 the language switch, which the login page offers too.
+
+The ``centres`` namespace (``/sites/``) joins the centres app's site list with the site
+page and its revisions partial from ``datasheets.site_views``: that page shows data
+sheets and deviations, which ``centres`` must not import (STYLE §4), while the URL names
+``centres:site_detail`` and ``centres:site_revisions`` stay as they were.
 """
 
 from django.contrib import admin
@@ -10,7 +15,16 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from centres.views import HomeView
+from centres import urls as centres_urls
+from datasheets import site_views
+
+from .views import HomeView
+
+site_patterns = [
+    *centres_urls.urlpatterns,
+    path("<int:pk>/", site_views.SiteDetailView.as_view(), name="site_detail"),
+    path("<int:pk>/revisions/", site_views.SiteRevisionsView.as_view(), name="site_revisions"),
+]
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
@@ -23,7 +37,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
-    path("sites/", include("centres.urls")),
+    path("sites/", include((site_patterns, centres_urls.app_name))),
     path("datasheets/", include("datasheets.urls")),
     path("indicators/", include("indicators.urls")),
     path("admin/", admin.site.urls),

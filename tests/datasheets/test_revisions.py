@@ -12,7 +12,13 @@ from centres.models import LogEntry
 from datasheets.layout import IND_DENOMINATOR, IND_NUMERATOR, layout_for
 from datasheets.models import DatasheetRevision, IndicatorValue
 from datasheets.reports import revision_diff
-from datasheets.services import datasheet_template_build, datasheet_upload, revision_confirm, revision_discard, revision_evaluate
+from datasheets.services import (
+    datasheet_template_build,
+    datasheet_upload,
+    revision_confirm,
+    revision_discard,
+    revision_evaluate,
+)
 from indicators.models import CatalogueVersion, Deviation, Evaluation
 from qiportal.exceptions import ApplicationError
 from tests.datasheets.helpers import consistent_values, edit_workbook

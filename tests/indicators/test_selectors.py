@@ -12,8 +12,10 @@ from indicators.models import Deviation, Evaluation, IndicatorDefinition, Indica
 from indicators.selectors import (
     deviation_get,
     deviation_list,
+    indicator_site_values,
     indicator_stats,
     indicator_trend,
+    national_default_year,
 )
 from indicators.services import evaluation_record
 from tests.factories import SiteFactory
@@ -124,6 +126,36 @@ def test_indicator_stats_query_count_does_not_grow_with_sites(
     one = _stats_queries(django_assert_max_num_queries, 1)
     thirty = _stats_queries(django_assert_max_num_queries, 29)  # 30 sites in all
     assert one == thirty == 2
+
+
+# --- indicator_site_values / national_default_year -------------------------------------
+
+
+def test_indicator_site_values_one_pair_per_site_of_that_year_and_definition(
+    catalogue, site_a, site_b, django_assert_num_queries
+):
+    board = IndicatorDefinition.objects.get(version_id="KJ2022", code="2")
+    record(site_b, 2022, "KJ2022", "2", 94, 100)
+    record(site_a, 2022, "KJ2022", "2", 0, 0)  # not evaluable: still a site value
+    record(site_a, 2021, "KJ2022", "2", 5, 10)  # another year
+    record(site_a, 2022, "KJ2022", "2a", 3, 10)  # another definition
+    record(site_a, 2022, "KJ2022", "1a", 80)  # a count
+
+    with django_assert_num_queries(1):
+        values = indicator_site_values(indicator_year=2022, definition=board)
+
+    assert values == [(0, 0), (94, 100)]  # ordered by site, site_a first
+    cases = IndicatorDefinition.objects.get(version_id="KJ2022", code="1a")
+    assert indicator_site_values(indicator_year=2022, definition=cases) == [(80, None)]
+    assert indicator_site_values(indicator_year=2023, definition=board) == []
+
+
+def test_national_default_year_prefers_evaluated_years(catalogue, site_a):
+    mapped = max(IndicatorYear.objects.values_list("year", flat=True))
+    assert national_default_year() == mapped  # nothing evaluated yet
+    record(site_a, 2022, "KJ2022", "2", 9, 10)
+    assert mapped != 2022
+    assert national_default_year() == 2022
 
 
 # --- indicator_trend ------------------------------------------------------------------

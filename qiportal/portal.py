@@ -1,0 +1,60 @@
+"""Shared view plumbing of every portal page: role-based navigation, ``PortalMixin``
+and ``url_with_query``.
+
+Apps import this module, so it imports nothing above ``centres`` (STYLE §4: ``centres``
+<- ``indicators`` <- ``datasheets``). Other apps appear here only as URL names, which
+are strings, not imports. Pages that combine several apps live in ``qiportal.views``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from centres.models import Role
+from centres.permissions import Action, user_can, user_roles
+
+
+def navigation(request, section: str = "") -> list[dict]:
+    """Main navigation entries the user may use; ``section`` marks the current one.
+
+    Returns ``[{"url": str, "label": str, "current": bool}, ...]``; empty for an
+    anonymous user."""
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    entries = [
+        ("home", _("Home"), "home"),
+        ("centres:site_list", _("Sites"), "sites"),
+        ("datasheets:revision_list", _("Data sheets"), "datasheets"),
+        ("indicators:deviation_list", _("Deviations"), "deviations"),
+    ]
+    if user_can(user, Action.VIEW_NATIONAL):
+        entries.append(("indicators:national", _("National results"), "national"))
+    if user.is_staff:
+        entries.append(("admin:index", _("Administration"), "admin"))
+    return [{"url": reverse(name), "label": label, "current": key == section} for name, label, key in entries]
+
+
+class PortalMixin:
+    """Adds the navigation and the user's role names to a page's context."""
+
+    nav_section = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        labels = dict(Role.choices)
+        context["nav"] = navigation(self.request, self.nav_section)
+        context["user_role_labels"] = sorted(str(labels.get(r, r)) for r in user_roles(self.request.user))
+        return context
+
+
+def url_with_query(name: str, *args, **query) -> str:
+    """``reverse(name, args)`` plus the non-empty ``query`` parameters, e.g.
+    ``url_with_query("indicators:deviation_list", site=3, state="")`` ->
+    ``"/indicators/deviations/?site=3"``."""
+    url = reverse(name, args=args)
+    query = {k: v for k, v in query.items() if v not in (None, "")}
+    return f"{url}?{urlencode(query)}" if query else url
