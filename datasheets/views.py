@@ -29,9 +29,10 @@ from qiportal.portal import PortalMixin
 
 from .choices import RevisionStatus
 from .forms import XLSX_CONTENT_TYPE, DatasheetUploadForm, RevisionFilterSet, TemplateDownloadForm
+from .reports import revision_diff
 from .selectors import revision_get, revision_list, revision_values
-from .services import datasheet_template_build, datasheet_upload, revision_report
-from .tables import IndicatorValueTable, RevisionTable, status_badge
+from .services import datasheet_template_build, datasheet_upload, revision_confirm, revision_discard, revision_report
+from .tables import IndicatorValueTable, RevisionTable, flag_badges, status_badge
 
 
 def revisions_fingerprint(revisions) -> str:
@@ -108,9 +109,13 @@ class UploadView(PortalMixin, FormView):
         except ApplicationError as exc:
             form.add_error("file", exc.message)
             return self.form_invalid(form)
-        messages.success(
-            self.request, _("The data sheet was uploaded and is being checked.")
-        )
+        if getattr(revision, "duplicate", False):
+            messages.info(
+                self.request,
+                _("This file was uploaded before (data sheet #%(pk)d); no new revision was created.") % {"pk": revision.pk},
+            )
+        else:
+            messages.success(self.request, _("The data sheet was uploaded and is being checked."))
         return redirect("datasheets:revision_detail", pk=revision.pk)
 
     def form_invalid(self, form):
@@ -172,7 +177,44 @@ class RevisionDetailView(PortalMixin, TemplateView):
             n_flagged=sum(1 for v in values if v.flags),
             oob=bool(self.request.htmx),
         )
+        if revision.awaiting_confirmation:
+            titles = {v.definition.code: v.definition.title for v in values}
+            diff = revision_diff(revision)
+            context.update(
+                preview=[
+                    {
+                        "row": r, "title": titles.get(r.code, ""),
+                        "added": flag_badges(list(r.flags_added)) if r.flags_added else "–",
+                        "removed": flag_badges(list(r.flags_removed)) if r.flags_removed else "–",
+                    }
+                    for r in diff if r.changed
+                ],
+                preview_unchanged=sum(1 for r in diff if not r.changed),
+                may_confirm=user_can(self.request.user, Action.SUBMIT, revision.site),
+                values_table=None,
+            )
         return context
+
+
+class RevisionDecisionView(View):
+    """POST: confirm or discard the preview of a revision that would replace the
+    current one (issue 4); 404 out of scope, refusals become messages."""
+
+    action = "confirm"
+
+    def post(self, request, pk: int):
+        revision = revision_get(user=request.user, pk=pk)
+        service = revision_confirm if self.action == "confirm" else revision_discard
+        try:
+            service(revision=revision, acting_user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            if self.action == "confirm":
+                messages.success(request, _("Confirmed: the data sheet is being evaluated and replaces the current one."))
+            else:
+                messages.info(request, _("Discarded: the current data sheet stays in force."))
+        return redirect("datasheets:revision_detail", pk=revision.pk)
 
 
 def _located(problem: dict) -> dict:
