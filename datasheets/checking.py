@@ -83,7 +83,8 @@ def datasheet_check(
     try:
         raw = parsing.workbook_read(content)
     except parsing.WorkbookUnreadable as exc:
-        result.errors = [cell_error(safety.FILE, "A1", exc.code, detail=": nicht lesbar / unreadable")]
+        detail = ": nicht lesbar / unreadable" if exc.code == ErrorCode.FILE_TYPE else (exc.detail or "XML")
+        result.errors = [cell_error(safety.FILE, "A1", exc.code, detail=detail)]
         return result
     problems = Problems()
     cover, cover_errors = parsing.cover_parse(raw)

@@ -93,8 +93,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "'{value}' was entered as text and read as the number {number}.",
     ),
     ErrorCode.CACHED_VALUE_MISMATCH: (
-        "Die Datei zeigt {value}, der Server berechnet {expected}.",
-        "The file shows {value}; the server computes {expected}.",
+        "Die Datei zeigt {value}, der Server berechnet {expected} (Formel überschrieben?); es gilt der Serverwert.",
+        "The file shows {value}; the server computes {expected} (formula overwritten?); the server's value counts.",
     ),
 }
 

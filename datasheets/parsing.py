@@ -13,11 +13,15 @@ Two steps, because the layout depends on what the file says it is:
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.xml import DEFUSEDXML
 
 from .choices import ErrorCode
 from .layout import (
@@ -99,37 +103,78 @@ def _template_id(wb) -> str | None:
         defined = None
     if defined is None:
         return None
-    text = (defined.attr_text or "").strip()
+    text = str(defined.attr_text or "").strip()[:200]
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
     return text or None
 
 
+FULL_CALC_ON_LOAD = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?calcPr\s[^>]{0,2000}?\bfullCalcOnLoad="(?:1|true)"')
+UNSAFE_XML = (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError)
+
+
+def _stale_cache(content: bytes) -> bool:
+    """True if the workbook asks to recalculate everything on load (``fullCalcOnLoad``,
+    as xlsxwriter writes it): its cached formula results are placeholders (0)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as zf, zf.open("xl/workbook.xml") as handle:
+        head = handle.read(4 * 1024 * 1024)
+    return FULL_CALC_ON_LOAD.search(head) is not None
+
+
+def _grid(ws, *, formulas: bool = False) -> Grid:
+    """The bounded grid of one sheet: values, or (``formulas``) True where a formula is."""
+    grid: Grid = {}
+    rows = ws.iter_rows(min_row=1, max_row=MAX_ROWS, min_col=1, max_col=MAX_COLS, values_only=not formulas)
+    for r, row in enumerate(rows, start=1):
+        for c, cell in enumerate(row, start=1):
+            if formulas:
+                if getattr(cell, "data_type", None) == "f":
+                    grid[(r, c)] = True
+            elif cell is not None:
+                grid[(r, c)] = cell
+    return grid
+
+
+def _load(content: bytes, *, data_only: bool):
+    return load_workbook(io.BytesIO(content), read_only=True, data_only=data_only, keep_links=False, keep_vba=False)
+
+
 def workbook_read(content: bytes) -> RawWorkbook:
     """Open .xlsx bytes and copy a bounded grid of each sheet.
 
-    Raises WorkbookUnreadable(FILE_TYPE) when openpyxl cannot read it as a workbook.
+    Formula cells give their cached value, except in a workbook that declares its
+    cached values stale (``fullCalcOnLoad``): there they read as empty, like a file
+    without cached values (the server recomputes every derived value anyway).
+
+    Raises WorkbookUnreadable(FILE_TYPE) when openpyxl cannot read it as a workbook and
+    (UNSAFE_CONTENT) when the XML parser meets DTDs or entities; never anything else.
     The caller runs the zip pre-checks of ``datasheets.safety`` first.
     """
+    if not DEFUSEDXML:  # openpyxl must parse untrusted XML with defusedxml
+        raise WorkbookUnreadable(ErrorCode.UNSAFE_CONTENT, "defusedxml unavailable")
     try:
-        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True, keep_links=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError) as exc:
-        raise WorkbookUnreadable(ErrorCode.FILE_TYPE, str(exc)) from exc
-    try:
-        grids: dict[str, Grid] = {}
-        for ws in wb.worksheets:
-            grid: Grid = {}
-            for r, row in enumerate(
-                ws.iter_rows(min_row=1, max_row=MAX_ROWS, max_col=MAX_COLS, values_only=True),
-                start=1,
-            ):
-                for c, value in enumerate(row, start=1):
-                    if value is not None:
-                        grid[(r, c)] = value
-            grids[ws.title] = grid
-        return RawWorkbook(tuple(wb.sheetnames), grids, _template_id(wb))
-    finally:
-        wb.close()
+        wb = _load(content, data_only=True)
+        try:
+            grids = {ws.title: _grid(ws) for ws in wb.worksheets}
+            sheet_names, template_id = tuple(wb.sheetnames), _template_id(wb)
+        finally:
+            wb.close()
+        if _stale_cache(content):
+            wb = _load(content, data_only=False)
+            try:
+                for ws in wb.worksheets:
+                    grid = grids.get(ws.title, {})
+                    for key in _grid(ws, formulas=True):
+                        grid.pop(key, None)
+            finally:
+                wb.close()
+    except UNSAFE_XML as exc:
+        raise WorkbookUnreadable(ErrorCode.UNSAFE_CONTENT, type(exc).__name__) from exc
+    except (SoftTimeLimitExceeded, MemoryError):
+        raise  # the worker's parse limits (services.revision_validate) must see these
+    except Exception as exc:  # hostile input: any failure of openpyxl is "not readable"
+        raise WorkbookUnreadable(ErrorCode.FILE_TYPE, f"{type(exc).__name__}: {exc}"[:200]) from exc
+    return RawWorkbook(sheet_names, grids, template_id)
 
 
 def _ref(row: int, col: int) -> str:

@@ -1,38 +1,86 @@
 """Pre-checks on the raw bytes and the zip directory, before openpyxl opens a file.
 
 SPEC §2: only OOXML .xlsx; refused with a coded error are .xls / encrypted (CFB)
-files, macros, .ods, renamed CSV, external links, zip bombs, DTDs/entities and files
-over 5 MB. Everything here reads bounded amounts; nothing is parsed as XML.
+files, macros, .ods, renamed CSV, external links, zip bombs, DTDs/entities, files
+over 5 MB and sheets of absurd dimensions. Everything here reads bounded amounts and
+uses bounded regular expressions; nothing is parsed as XML (the DTD check must come
+before any XML parser sees untrusted bytes).
 """
 
 from __future__ import annotations
 
+import html
 import io
+import lzma
+import posixpath
 import re
+import struct
 import zipfile
+import zlib
 
 from .choices import ErrorCode
 from .messages import CellError, cell_error
 
 MAX_BYTES = 5 * 1024 * 1024  # SPEC §2
 MAX_UNCOMPRESSED = 50 * 1024 * 1024  # declared total of all parts
-MAX_RATIO = 100  # declared uncompressed / compressed size of one part
+MAX_RATIO = 100  # declared uncompressed / compressed size (of one part or of the archive)
+RATIO_MIN_SIZE = 256 * 1024  # the ratio is judged for parts (or archives) above this size
 MAX_PARTS = 200
+# A cell or row reference beyond these is an absurd dimension for a Datenblatt (the
+# parser never reads beyond layout.MAX_ROWS x layout.MAX_COLS anyway).
+MAX_SHEET_ROW = 65_536
+MAX_SHEET_COL = 1_024  # AMJ
+MAX_CELLS = 100_000  # cell elements in one worksheet part
+MAX_STRINGS = 100_000  # entries of the shared strings table
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-DTD_PATTERN = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+EOCD_MAGIC = b"PK\x05\x06"
 FILE = "Datei"  # pseudo sheet name of whole-file problems
+
+
+def _spaced(word: bytes) -> bytes:
+    """Regex for ``word`` in UTF-8 or UTF-16 (LE/BE): an optional NUL between chars."""
+    return b"\x00?".join(re.escape(bytes([ch])) for ch in word)
+
+
+DTD_PATTERN = re.compile(_spaced(b"<!") + b"\x00?(?:" + _spaced(b"DOCTYPE") + b"|" + _spaced(b"ENTITY") + b")", re.IGNORECASE)
+MACRO_CONTENT_TYPE = re.compile(rb"macroEnabled|vbaProject|vnd\.ms-office\.vba", re.IGNORECASE)
+# Bounded scans of worksheet parts: ``<c r="B12">``, ``<row r="12">``, ``<dimension ref="A1:I21"/>``.
+# (within a start tag: text content cannot hold a raw "<", so typed text never matches)
+REF_ATTRIBUTE = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?(?:c|row)\s[^<>]{0,400}?(?<=\s)r="([A-Za-z]{0,4})([0-9]{1,10})"')
+DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?dimension\s[^>]{0,200}?\bref="([^"]{0,60})"')
+CELL_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?c[\s/>]")
+STRING_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?si[\s/>]")
+RANGE_END = re.compile(r"(?:[A-Za-z]{1,4}[0-9]{1,10}:)?\$?([A-Za-z]{1,4})\$?([0-9]{1,10})")
+# workbook.xml / its rels, read as bytes: sheet name -> r:id -> part name.
+SHEET_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?sheet\s([^>]{0,2000})>")
+RELATIONSHIP = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?Relationship\s([^>]{0,4000})>")
+NAME_ATTRIBUTE = re.compile(rb'(?:^|\s)name="([^"]{0,400})"')
+RID_ATTRIBUTE = re.compile(rb'\s[A-Za-z_][\w.-]{0,20}:id="([^"]{0,100})"')
+ID_ATTRIBUTE = re.compile(rb'(?:^|\s)Id="([^"]{0,100})"')
+TARGET_ATTRIBUTE = re.compile(rb'(?:^|\s)Target="([^"]{0,400})"')
 
 
 def _human(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
 
 
+def _declared_entries(content: bytes) -> int | None:
+    """Number of entries the end-of-central-directory record declares (None: not found)."""
+    tail_start = max(0, len(content) - 65_557)
+    pos = content.rfind(EOCD_MAGIC, tail_start)
+    if pos < 0 or pos + 22 > len(content):
+        return None
+    (entries,) = struct.unpack("<H", content[pos + 10:pos + 12])
+    return None if entries == 0xFFFF else entries  # 0xFFFF: ZIP64, zipfile judges
+
+
 def precheck(content: bytes) -> list[CellError]:
     """All problems of the container, or [] if openpyxl may open it.
 
     Returns errors with codes file_type, file_too_large or unsafe_content, located at
-    ``Datei!A1`` (the file as a whole) or at the offending part's name.
+    ``Datei!A1`` (the file as a whole), at the offending part's name, or at the sheet
+    and cell of an absurd dimension (e.g. ``Kennzahlen!XFD1048576``).
     """
     if len(content) > MAX_BYTES:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TOO_LARGE, size=_human(len(content)), limit=_human(MAX_BYTES))]
@@ -42,58 +90,169 @@ def precheck(content: bytes) -> list[CellError]:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": .xls (Excel 97–2003) oder kennwortgeschützt / or password-protected")]
     if not content.startswith(ZIP_MAGIC):
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": kein Office-Open-XML / not Office Open XML (CSV?)")]
+    declared = _declared_entries(content)
+    if declared is not None and declared > MAX_PARTS:
+        return [cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{declared} Teile / parts (> {MAX_PARTS})")]
     try:
         zf = zipfile.ZipFile(io.BytesIO(content))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error, UnicodeDecodeError, NotImplementedError):
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": beschädigtes ZIP-Archiv / damaged zip")]
     names = {i.filename for i in infos}
     if "mimetype" in names and "[Content_Types].xml" not in names:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": OpenDocument (.ods)")]
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": keine Excel-Arbeitsmappe / no workbook part")]
-    errors: list[CellError] = []
-    if len(infos) > MAX_PARTS:
-        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{len(infos)} Teile / parts (> {MAX_PARTS})"))
-    total = sum(i.file_size for i in infos)
-    if total > MAX_UNCOMPRESSED:
-        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"entpackt / uncompressed {_human(total)} (> {_human(MAX_UNCOMPRESSED)})"))
-    for info in infos:
-        if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO and info.file_size > 1024 * 1024:
-            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"))
-            break
-        if info.flag_bits & 0x1:
-            errors.append(cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": verschlüsselt / encrypted"))
-            break
+    errors = _directory_errors(infos)
+    if errors:
+        return errors  # never decompress a bomb, an encrypted or a duplicated part
     lowered = {n.lower() for n in names}
     if any(n.endswith("vbaproject.bin") for n in lowered):
         errors.append(cell_error(FILE, "xl/vbaProject.bin", ErrorCode.UNSAFE_CONTENT, detail="Makros (VBA) / macros"))
     if any(n.startswith("xl/externallinks/") for n in lowered):
         errors.append(cell_error(FILE, "xl/externalLinks", ErrorCode.UNSAFE_CONTENT, detail="externe Verknüpfungen / external links"))
-    if errors:
-        return errors
-    content_types = _read_bounded(zf, "[Content_Types].xml")
-    if content_types is None:
-        return [cell_error(FILE, "[Content_Types].xml", ErrorCode.UNSAFE_CONTENT, detail="unlesbar / unreadable")]
-    if b"macroEnabled" in content_types:
-        errors.append(cell_error(FILE, "[Content_Types].xml", ErrorCode.UNSAFE_CONTENT, detail="Makros (.xlsm) / macros"))
+    return errors + _part_errors(zf, infos)
+
+
+def _directory_errors(infos: list[zipfile.ZipInfo]) -> list[CellError]:
+    """Problems visible in the zip directory alone: parts, sizes, ratios, encryption."""
+    errors: list[CellError] = []
+    if len(infos) > MAX_PARTS:
+        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{len(infos)} Teile / parts (> {MAX_PARTS})"))
+    total = sum(i.file_size for i in infos)
+    compressed = sum(i.compress_size for i in infos)
+    if total > MAX_UNCOMPRESSED:
+        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"entpackt / uncompressed {_human(total)} (> {_human(MAX_UNCOMPRESSED)})"))
+    elif total > RATIO_MIN_SIZE and total > MAX_RATIO * max(compressed, 1):
+        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"))
     for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            data = _read_bounded(zf, info.filename)
-            if data is None:
-                errors.append(cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": beschädigter Teil / damaged part"))
-                break
-            if DTD_PATTERN.search(data):
-                errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="DTD/Entity-Deklaration / DTD or entity declaration"))
-                break
+        if info.file_size > RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"))
+            break
+    for info in infos:
+        if info.flag_bits & 0x1:
+            errors.append(cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": verschlüsselt / encrypted"))
+            break
+    seen: set[str] = set()
+    for info in infos:
+        if info.filename in seen:
+            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="doppelter Teil / duplicate part"))
+            break
+        seen.add(info.filename)
     return errors
 
 
-def _read_bounded(zf: zipfile.ZipFile, name: str) -> bytes | None:
+def _part_errors(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[CellError]:
+    """Problems inside the parts: damage, DTDs/entities, macros, absurd dimensions."""
+    errors: list[CellError] = []
+    contents: dict[str, bytes] = {}
+    for info in infos:
+        if info.is_dir() or info.filename.startswith("xl/media/"):
+            continue
+        data = _read_bounded(zf, info)
+        if data is None:
+            errors.append(cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": beschädigter Teil / damaged part"))
+            continue
+        if DTD_PATTERN.search(data):
+            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="DTD/Entity-Deklaration / DTD or entity declaration"))
+            continue
+        contents[info.filename] = data
+    content_types = contents.get("[Content_Types].xml")
+    if content_types is not None and MACRO_CONTENT_TYPE.search(content_types):
+        errors.append(cell_error(FILE, "[Content_Types].xml", ErrorCode.UNSAFE_CONTENT, detail="Makros (.xlsm) / macros"))
+    strings = contents.get("xl/sharedStrings.xml")
+    if strings is not None and _count(STRING_ITEM, strings, MAX_STRINGS) > MAX_STRINGS:
+        errors.append(cell_error(FILE, "xl/sharedStrings.xml", ErrorCode.UNSAFE_CONTENT, detail=f"mehr als / more than {MAX_STRINGS} Texte / strings"))
+    # Regex scans only (safe even where a DTD was found): absurd sheet dimensions.
+    sheet_names = _sheet_parts(contents.get("xl/workbook.xml", b""), contents.get("xl/_rels/workbook.xml.rels", b""))
+    for name, data in contents.items():
+        if name in sheet_names or (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            problem = _dimension_error(sheet_names.get(name, name), _as_utf8(data))
+            if problem is not None:
+                errors.append(problem)
+    return errors
+
+
+def _count(pattern: re.Pattern, data: bytes, limit: int) -> int:
+    """Occurrences of ``pattern`` in ``data``, counting no further than ``limit + 1``."""
+    n = 0
+    for _match in pattern.finditer(data):
+        n += 1
+        if n > limit:
+            break
+    return n
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """UTF-16 parts (allowed by OPC, never written by Excel) re-encoded for the scans."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:2] in (b"<\x00", b"\x00<"):
+        encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if data[:1] == b"<" else "utf-16-be")
+        return data.decode(encoding, errors="replace").encode("utf-8")
+    return data
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _absurd(letters: str, digits: str) -> bool:
+    return int(digits) > MAX_SHEET_ROW or (bool(letters) and _column_number(letters) > MAX_SHEET_COL)
+
+
+def _dimension_error(sheet: str, data: bytes) -> CellError | None:
+    """An ``unsafe_content`` error at the first absurd cell reference of a worksheet
+    part (else its first absurd row, else its ``<dimension>``), or one for too many cells."""
+    offending: str | None = None
+    row_offending: str | None = None
+    for match in REF_ATTRIBUTE.finditer(data):
+        letters, digits = match.group(1).decode("ascii"), match.group(2).decode("ascii")
+        if _absurd(letters, digits):
+            if letters:
+                offending = f"{letters.upper()}{int(digits)}"
+                break
+            row_offending = row_offending or f"A{int(digits)}"
+    offending = offending or row_offending
+    dimension = DIMENSION.search(data)
+    if offending is None and dimension is not None:
+        end = RANGE_END.fullmatch(dimension.group(1).decode("ascii", "replace"))
+        if end is not None and _absurd(end.group(1), end.group(2)):
+            offending = f"{end.group(1).upper()}{int(end.group(2))}"
+    if offending is not None:
+        return cell_error(sheet, offending, ErrorCode.UNSAFE_CONTENT, detail=f"Tabellengröße / sheet dimension {offending}")
+    if _count(CELL_ELEMENT, data, MAX_CELLS) > MAX_CELLS:
+        return cell_error(sheet, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"mehr als / more than {MAX_CELLS} Zellen / cells")
+    return None
+
+
+def _attribute(pattern: re.Pattern, attributes: bytes) -> str | None:
+    match = pattern.search(attributes)
+    return html.unescape(match.group(1).decode("utf-8", "replace")) if match else None
+
+
+def _sheet_parts(workbook: bytes, rels: bytes) -> dict[str, str]:
+    """Worksheet part name -> sheet name, from workbook.xml and its rels (bytes, regex)."""
+    targets: dict[str, str] = {}
+    for match in RELATIONSHIP.finditer(_as_utf8(rels)):
+        rel_id, target = _attribute(ID_ATTRIBUTE, match.group(1)), _attribute(TARGET_ATTRIBUTE, match.group(1))
+        if rel_id and target:
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            targets[rel_id] = part
+    parts: dict[str, str] = {}
+    for match in SHEET_ELEMENT.finditer(_as_utf8(workbook)):
+        name, rel_id = _attribute(NAME_ATTRIBUTE, match.group(1)), _attribute(RID_ATTRIBUTE, match.group(1))
+        if name and rel_id in targets:
+            parts.setdefault(targets[rel_id], name[:31])
+    return parts
+
+
+def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str) -> bytes | None:
     """Read one part, never more than MAX_UNCOMPRESSED bytes; None if damaged."""
     try:
-        with zf.open(name) as handle:
+        with zf.open(info) as handle:
             data = handle.read(MAX_UNCOMPRESSED + 1)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, ValueError, struct.error, zlib.error, lzma.LZMAError):
         return None
     return None if len(data) > MAX_UNCOMPRESSED else data

@@ -7,9 +7,11 @@ Pure functions over ``parsing`` results and a ``Layout``; the database facts the
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from indicators import domain
 
@@ -18,17 +20,22 @@ from .layout import (
     IND_DENOMINATOR,
     IND_JUSTIFICATION,
     IND_NUMERATOR,
+    IND_RATE,
     MAX_COUNT,
     MAX_TEXT,
     SHEET_BASE,
     SHEET_COVER,
+    SHEET_INDICATORS,
     Layout,
+    normalise_label,
 )
 from .messages import CellError, cell_error
 from .parsing import ParsedCell, ParsedDatasheet
 
-INTEGER_TEXT = re.compile(r"\s*\d{1,7}\s*")
-TEMPLATE_ID = re.compile(r"KHT/(?P<version>[^/]+)/(?P<revision>\d+)")
+INTEGER_TEXT = re.compile(r"\s*[0-9]{1,15}\s*")
+NEGATIVE_TEXT = re.compile(r"\s*-[0-9]{1,15}\s*")
+TEMPLATE_ID = re.compile(r"KHT/(?P<version>[^/]{1,40})/(?P<revision>[0-9]{1,6})")
+RATE_TOLERANCE = Fraction(1, 2000)  # a cached Quote may be rounded to 0.1 %
 
 FLAG_LABELS_DE = {
     domain.Flag.NOT_EVALUABLE: "nicht bewertbar",
@@ -73,7 +80,7 @@ def count_value(cell: ParsedCell, problems: Problems, *, required: bool) -> int 
     elif isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
         number = int(value.strip())
         problems.add(cell_error(cell.sheet, cell.ref, ErrorCode.NUMBER_AS_TEXT, value=value, number=number))
-    elif isinstance(value, str) and re.fullmatch(r"\s*-\d{1,7}\s*", value):
+    elif isinstance(value, str) and NEGATIVE_TEXT.fullmatch(value):
         number = int(value.strip())
     if number is None:
         problems.add(cell_error(cell.sheet, cell.ref, ErrorCode.NOT_INTEGER, value=value))
@@ -106,7 +113,24 @@ def _check_derived(cell: ParsedCell | None, expected: int, problems: Problems, e
 
 
 def _num(value: int | float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return str(value)
+    return str(int(value)) if math.isfinite(value) and value.is_integer() else str(value)
+
+
+def _check_rate(cell: ParsedCell | None, numerator: int, denominator: int, problems: Problems) -> None:
+    """``Quote`` is display only; a number there that is not numerator / denominator
+    (an overwritten formula) is a ``cached_value_mismatch`` warning (SPEC §2)."""
+    value = _cached_number(cell)
+    if cell is None or value is None or denominator <= 0 or not math.isfinite(value):
+        return
+    exact = Fraction(numerator, denominator)
+    if abs(Fraction(value) - exact) > RATE_TOLERANCE:
+        problems.add(cell_error(cell.sheet, cell.ref, ErrorCode.CACHED_VALUE_MISMATCH, value=_percent(value), expected=_percent(exact)))
+
+
+def _percent(value: int | float | Fraction) -> str:
+    return f"{float(value) * 100:.1f} %"
 
 
 @dataclass(frozen=True)
@@ -234,16 +258,29 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
     for f in layout.block_fields:
         cell = parsed.base.get(f.key)
         base[f.key] = count_value(cell, problems, required=f.key in required_fields) if cell else None
-    base_ok = not any(e.sheet == SHEET_BASE for e in problems.errors)
+    # Counts typed as text are accepted (with a warning) but a spreadsheet's SUM skips
+    # them, so cached results built on them are not compared (the server's count holds).
+    text_keys = {k for k, c in parsed.base.items() if isinstance(c.value, str) and base.get(k) is not None}
+
+    def cached_comparable(keys) -> bool:
+        return not text_keys.intersection(keys or ())
+
+    base_sheet = normalise_label(SHEET_BASE)  # the file's sheet may be re-cased
+    base_ok = not any(normalise_label(e.sheet) == base_sheet for e in (*parsed.errors, *problems.errors))
     primary = layout.primary_cases(base)
     if base_ok:
         for row in layout.rows:
-            expected = sum(base.get(k) or 0 for k in layout.stage_keys(row.key))
-            _check_derived(parsed.base_totals.get(f"{row.key}.{layout.total_column}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
+            keys = layout.stage_keys(row.key)
+            if cached_comparable(keys):
+                expected = sum(base.get(k) or 0 for k in keys)
+                _check_derived(parsed.base_totals.get(f"{row.key}.{layout.total_column}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
         for stage in layout.stage_columns:
-            expected = sum(base.get(f"{row.key}.{stage}") or 0 for row in layout.rows)
-            _check_derived(parsed.base_totals.get(f"total.{stage}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
-        _check_derived(parsed.base_totals.get(f"total.{layout.total_column}"), primary, problems, ErrorCode.TOTAL_MISMATCH)
+            keys = [f"{row.key}.{stage}" for row in layout.rows]
+            if cached_comparable(keys):
+                expected = sum(base.get(k) or 0 for k in keys)
+                _check_derived(parsed.base_totals.get(f"total.{stage}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
+        if cached_comparable(layout.stage_cell_keys):
+            _check_derived(parsed.base_totals.get(f"total.{layout.total_column}"), primary, problems, ErrorCode.TOTAL_MISMATCH)
         for check in layout.checks:
             parts = [base.get(k) for k in check.parts]
             if any(p is None for p in parts):
@@ -251,7 +288,8 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
             total = primary if check.total == "primary_cases" else base.get(check.total) or 0
             if sum(parts) != total:
                 first = parsed.base.get(check.parts[0])
-                problems.add(cell_error(SHEET_BASE, first.ref if first else "A1", ErrorCode(check.code), value=sum(parts), expected=total))
+                sheet, ref = (first.sheet, first.ref) if first else (SHEET_BASE, layout.field_cell(check.parts[0]))
+                problems.add(cell_error(sheet, ref, ErrorCode(check.code), value=sum(parts), expected=total))
 
     indicators: dict[str, IndicatorEntry] = {}
     for ind in layout.indicators:
@@ -266,7 +304,7 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
             ok &= numerator is not None
         else:
             numerator = layout.derive(ind.numerator_source, base)
-            if base_ok:
+            if base_ok and cached_comparable(ind.numerator_source):
                 _check_derived(num_cell, numerator, problems, ErrorCode.DENOMINATOR_MISMATCH, code=ind.code)
         denominator: int | None = None
         if not ind.is_count:
@@ -275,7 +313,7 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
                 ok &= denominator is not None
             else:
                 denominator = layout.derive(ind.denominator_source, base)
-                if base_ok:
+                if base_ok and cached_comparable(ind.denominator_source):
                     _check_derived(den_cell, denominator, problems, ErrorCode.DENOMINATOR_MISMATCH, code=ind.code)
         just_cell = cells.get(IND_JUSTIFICATION)
         justification = ""
@@ -284,14 +322,20 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
             if len(justification) > MAX_TEXT:
                 problems.add(cell_error(just_cell.sheet, just_cell.ref, ErrorCode.TEXT_TOO_LONG, length=len(justification), limit=MAX_TEXT))
                 ok = False
-        if not ok or numerator is None or not base_ok and not ind.numerator_entered:
+        # Values derived from a Basisdaten sheet with errors are not judged further.
+        derived_used = not ind.numerator_entered or (not ind.is_count and not ind.denominator_entered)
+        if not ok or numerator is None or (derived_used and not base_ok):
             continue
         if (
             not ind.is_count and denominator is not None and numerator > denominator
             and not ind.counts_events
         ):
-            problems.add(cell_error(num_cell.sheet, num_cell.ref, ErrorCode.NUMERATOR_GT_DENOMINATOR, code=ind.code, numerator=numerator, denominator=denominator))
+            where = num_cell if num_cell is not None and ind.numerator_entered else den_cell or num_cell
+            sheet, ref = (where.sheet, where.ref) if where is not None else (SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_NUMERATOR))
+            problems.add(cell_error(sheet, ref, ErrorCode.NUMERATOR_GT_DENOMINATOR, code=ind.code, numerator=numerator, denominator=denominator))
             continue
+        if not ind.is_count and denominator is not None and cached_comparable(ind.numerator_source) and cached_comparable(ind.denominator_source):
+            _check_rate(cells.get(IND_RATE), numerator, denominator, problems)
         flags = tuple(str(f) for f in domain.evaluate(numerator, denominator, ind.rule))
         if flags and not justification and just_cell is not None:
             labels = ", ".join(FLAG_LABELS_DE[domain.Flag(f)] for f in flags)
