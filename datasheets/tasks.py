@@ -14,12 +14,15 @@ from .services import revision_evaluate, revision_validate
     soft_time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT,
     time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT + 30,
 )
-def revision_validate_task(revision_id: int) -> str | None:
+def revision_validate_task(revision_id: int) -> dict | None:
     """Validate a pending revision (``services.revision_validate``) under the parse
-    limits; returns its status."""
+    limits. Returns the structured report (revision id, status, errors and warnings as
+    ``{sheet, cell, code, message…}``) for a result backend, if one is configured."""
     eager = revision_validate_task.request.is_eager
     revision = revision_validate(revision_id=revision_id, limited=not eager)
-    return revision.status if revision else None
+    if revision is None:
+        return None
+    return {"revision": revision.pk, "status": revision.status, "errors": revision.errors, "warnings": revision.warnings}
 
 
 def revision_validate_enqueue(revision_id: int) -> None:

@@ -132,3 +132,17 @@ def test_command_line_dry_run_writes_nothing_and_shows_changes(layout, site_a, c
     assert (DatasheetRevision.objects.count(), IndicatorValue.objects.count(), LogEntry.objects.count()) == counts
     assert report["revision"] is None and report["status"] == "valid"
     assert [(c["code"], c["old_numerator"], c["new_numerator"], c["flags_added"]) for c in report["changes"]] == [("20", 15, 5, ["implausible_low"])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_validation_task_returns_the_structured_report(layout, site_a, coordinator, monkeypatch):
+    from datasheets import tasks
+
+    monkeypatch.setattr(tasks, "revision_validate_enqueue", lambda revision_id: None)
+    bad = edit_workbook(_sheet(site_a, layout), {("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR)): "zwölf"})
+    revision = datasheet_upload(content=bad, filename="bad.xlsx", acting_user=coordinator, expected_site=site_a)
+    assert DatasheetRevision.objects.get(pk=revision.pk).status == "pending"
+    result = tasks.revision_validate_task.apply((revision.pk,)).get()
+    assert result["revision"] == revision.pk and result["status"] == "failed"
+    assert [(e["sheet"], e["cell"], e["code"]) for e in result["errors"]] == [("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR), "not_integer")]
+    assert json.loads(json.dumps(result)) == result
