@@ -296,25 +296,25 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
         cells = parsed.indicators.get(ind.code)
         if cells is None:
             continue
-        ok = True
         num_cell = cells.get(IND_NUMERATOR)
         den_cell = cells.get(IND_DENOMINATOR)
-        if ind.numerator_entered:
-            numerator = count_value(num_cell, problems, required=True) if num_cell else None
-            ok &= numerator is not None
-        else:
-            numerator = layout.derive(ind.numerator_source, base)
-            if base_ok and cached_comparable(ind.numerator_source):
-                _check_derived(num_cell, numerator, problems, ErrorCode.DENOMINATOR_MISMATCH, code=ind.code)
+
+        def count_of(cell: ParsedCell | None, source: tuple[str, ...] | None, code: str = ind.code) -> int | None:
+            """An entered count (None if missing/invalid) or the server's derivation,
+            compared with a number the file shows in the derived cell."""
+            if source is None:
+                return count_value(cell, problems, required=True) if cell else None
+            derived = layout.derive(source, base)
+            if base_ok and cached_comparable(source):
+                _check_derived(cell, derived, problems, ErrorCode.DENOMINATOR_MISMATCH, code=code)
+            return derived
+
+        numerator = count_of(num_cell, ind.numerator_source)
+        ok = numerator is not None
         denominator: int | None = None
         if not ind.is_count:
-            if ind.denominator_entered:
-                denominator = count_value(den_cell, problems, required=True) if den_cell else None
-                ok &= denominator is not None
-            else:
-                denominator = layout.derive(ind.denominator_source, base)
-                if base_ok and cached_comparable(ind.denominator_source):
-                    _check_derived(den_cell, denominator, problems, ErrorCode.DENOMINATOR_MISMATCH, code=ind.code)
+            denominator = count_of(den_cell, ind.denominator_source)
+            ok &= denominator is not None
         just_cell = cells.get(IND_JUSTIFICATION)
         justification = ""
         if just_cell is not None and not just_cell.empty:

@@ -16,6 +16,26 @@ from tests.datasheets.helpers import consistent_values, edit_workbook
 pytestmark = pytest.mark.integration
 
 
+def _in_parallel(fn, items) -> list[Exception]:
+    """Run ``fn(item)`` for all items in threads at once; returns what they raised."""
+    errors: list[Exception] = []
+
+    def run(item):
+        try:
+            fn(item)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def test_parallel_uploads_and_confirmations_leave_one_current_revision(celery_worker_factory, catalogue, site_a, coordinator):
     celery_worker_factory()
     celery_worker_factory()  # two workers race for the tasks
@@ -32,43 +52,17 @@ def test_parallel_uploads_and_confirmations_leave_one_current_revision(celery_wo
         edit_workbook(base, {("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): n, ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 20})
         for n in (1, 2, 3, 4, 5, 6)
     ]
-    revisions: list = []
-    errors: list = []
-
-    def upload(content):
-        try:
-            revisions.append(datasheet_upload(content=content, filename="x.xlsx", acting_user=coordinator, expected_site=site_a))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=upload, args=(c,)) for c in contents]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert _in_parallel(
+        lambda content: datasheet_upload(content=content, filename="x.xlsx", acting_user=coordinator, expected_site=site_a),
+        contents,
+    ) == []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and DatasheetRevision.objects.filter(status="pending").exists():
         time.sleep(0.2)
     waiting = list(DatasheetRevision.objects.filter(status="validated", confirmed_at__isnull=True).order_by("pk"))
     assert len(waiting) == 6
 
-    def confirm(revision):
-        try:
-            revision_confirm(revision=revision, acting_user=coordinator)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=confirm, args=(r,)) for r in waiting]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert _in_parallel(lambda revision: revision_confirm(revision=revision, acting_user=coordinator), waiting) == []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and DatasheetRevision.objects.exclude(status="evaluated").exists():
         time.sleep(0.2)
