@@ -89,6 +89,13 @@ def celery_worker_factory(transactional_db, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         handle.close()
+    # A pool child may still hold its connection for a moment: end such sessions so the
+    # test database can be flushed and dropped.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 
 
