@@ -312,3 +312,13 @@ def test_page_is_german_by_default_and_english_after_the_switch(page, client, pa
     assert '<html lang="en">' in body
     assert [label for label in english if label not in body] == []
     assert [label for label in german if label in body] == []
+
+
+@pytest.mark.django_db
+def test_german_first_even_for_an_english_browser(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == "de"
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert client.get("/", HTTP_ACCEPT_LANGUAGE="de").headers["Content-Language"] == "en"
