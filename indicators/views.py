@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
@@ -157,7 +157,8 @@ class DeviationStepView(DeviationDetailView):
     success_message = ""
 
     def perform(self, data: dict) -> None:
-        raise NotImplementedError
+        """The service call of the step; each subclass defines it."""
+        raise ImproperlyConfigured(f"{type(self).__name__} must define perform()")
 
     def post(self, request, *args, **kwargs):
         form = self.form_class(request.POST)
