@@ -19,7 +19,21 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
-def browser_page():
+def site_server(transactional_db):
+    """A live server for this test only: stopped (and its database connections closed)
+    before the test database is flushed or dropped."""
+    from django.db import connections
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()  # the browser (which depends on this fixture) is closed by then
+    for conn in connections.all():
+        conn.close()
+
+
+@pytest.fixture
+def browser_page(site_server):
     require(Path(CHROMIUM).exists(), "Debian chromium (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
@@ -39,14 +53,20 @@ def browser_page():
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.console_errors = errors
-        yield page
-        browser.close()
+        try:
+            yield page
+        finally:
+            # ORM calls made while Playwright's loop runs may open their own connection.
+            from django.db import connections
+
+            connections.close_all()
+            browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def test_login_upload_and_deviation_list(browser_page, live_server, catalogue, site_a, coordinator, tmp_path):
+def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, site_a, coordinator, tmp_path):
     page = browser_page
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{site_server.url}/")
     assert "/login/" in page.url
     page.fill("#id_username", coordinator.username)
     page.fill("#id_password", "pw-test-12345")
@@ -81,9 +101,12 @@ def test_login_upload_and_deviation_list(browser_page, live_server, catalogue, s
 
     deviation = Deviation.objects.get(site=site_a, indicator_year=2022, code="20", flag="implausible_low")
     assert deviation.state == "open"
-    page.goto(f"{live_server.url}/indicators/deviations/?indicator_year=2022&code=20")
+    page.goto(f"{site_server.url}/indicators/deviations/?indicator_year=2022&code=20")
     page.wait_for_selector("table")
     page.screenshot(path=str(ARTIFACTS / "4-deviations.png"), full_page=True)
     rows = page.inner_text("table")
     assert site_a.registration_number in rows and "20" in rows
     assert page.console_errors == []
+    from django.db import connections
+
+    connections.close_all()  # this connection belongs to Playwright's context; don't leave it open
