@@ -14,7 +14,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
@@ -27,8 +26,8 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from centres.models import LogEntry
 from centres.permissions import Action, user_can
+from centres.selectors import log_entry_list
 from qiportal.exceptions import ApplicationError
 from qiportal.portal import PortalMixin
 
@@ -131,9 +130,7 @@ class DeviationDetailView(PortalMixin, TemplateView):
 
     @staticmethod
     def log_entries(deviation: Deviation) -> list[dict]:
-        entries = LogEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(Deviation), object_id=deviation.pk
-        ).select_related("actor")
+        entries = log_entry_list(obj=deviation)
         return [
             {
                 "entry": entry,
