@@ -44,7 +44,7 @@ from .selectors import revision_list
 from .template import SheetValues, workbook_bytes
 
 __all__ = [
-    "datasheet_check", "datasheet_template_build", "datasheet_upload", "revision_confirm",
+    "datasheet_check", "datasheet_template_build", "datasheet_upload", "revision_abort", "revision_confirm",
     "revision_discard", "revision_evaluate", "revision_report", "revision_validate",
     "revision_wait", "version_for_year",
 ]
@@ -256,6 +256,17 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
 
         revision_evaluate_task.delay_on_commit(revision.pk)
     return revision
+
+
+@transaction.atomic
+def revision_abort(*, revision_id: int) -> DatasheetRevision | None:
+    """pending -> failed (``unsafe_content``) when its validation task died without
+    finishing; any other state is left alone (idempotent)."""
+    revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
+    if revision is None or revision.status != RevisionStatus.PENDING:
+        return revision
+    detail = "Verarbeitung abgebrochen / processing aborted"
+    return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)], [])
 
 
 def _revision_for_user_action(revision: DatasheetRevision, acting_user) -> DatasheetRevision:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from .services import revision_evaluate, revision_validate
+from .services import revision_abort, revision_evaluate, revision_validate
 
 
 @shared_task(
@@ -30,8 +30,20 @@ def revision_validate_enqueue(revision_id: int) -> None:
     settings (a task-level limit would otherwise travel in the message from the
     producer's configuration)."""
     transaction.on_commit(
-        lambda: revision_validate_task.apply_async((revision_id,), time_limit=None, soft_time_limit=None)
+        lambda: revision_validate_task.apply_async(
+            (revision_id,), time_limit=None, soft_time_limit=None,
+            link_error=revision_abort_task.si(revision_id),
+        )
     )
+
+
+@shared_task(acks_late=True)
+def revision_abort_task(revision_id: int) -> str | None:
+    """Errback of the validation task: it died without finishing (hard time limit, a
+    killed worker child, an unexpected error). A revision still pending is failed with
+    ``unsafe_content`` instead of waiting for ever (``services.revision_abort``)."""
+    revision = revision_abort(revision_id=revision_id)
+    return revision.status if revision else None
 
 
 @shared_task(acks_late=True)

@@ -146,3 +146,34 @@ def test_validation_task_returns_the_structured_report(layout, site_a, coordinat
     assert result["revision"] == revision.pk and result["status"] == "failed"
     assert [(e["sheet"], e["cell"], e["code"]) for e in result["errors"]] == [("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR), "not_integer")]
     assert json.loads(json.dumps(result)) == result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_validation_that_dies_fails_its_revision_instead_of_pending_for_ever(layout, site_a, coordinator, monkeypatch):
+    from datasheets import tasks
+
+    sent: list[dict] = []
+    monkeypatch.setattr(tasks.revision_validate_task, "apply_async", lambda args, **options: sent.append({"args": args, **options}))
+    revision = datasheet_upload(content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    assert len(sent) == 1
+    errback = sent[0]["link_error"]
+    assert errback.task == tasks.revision_abort_task.name and tuple(errback.args) == (revision.pk,)
+    assert (sent[0]["time_limit"], sent[0]["soft_time_limit"]) == (None, None)  # the worker's own limits apply
+
+    errback.apply()  # what the worker runs after e.g. a hard time limit killed the child
+    revision.refresh_from_db()
+    assert revision.status == "failed"
+    assert [(e["code"], "aborted" in e["message_en"]) for e in revision.errors] == [("unsafe_content", True)]
+    assert IndicatorValue.objects.filter(revision=revision).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_abort_leaves_a_finished_revision_alone(layout, site_a, coordinator):
+    from datasheets.tasks import revision_abort_task
+
+    revision = datasheet_upload(content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    revision.refresh_from_db()
+    assert revision.status == "evaluated"
+    revision_abort_task.apply((revision.pk,))
+    revision.refresh_from_db()
+    assert revision.status == "evaluated" and revision.is_current
