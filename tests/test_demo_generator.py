@@ -1,4 +1,4 @@
-"""The seeded national demo (fixtures/demo.py): determinism, structure (system_figures),
+"""The seeded national demo (fixtures/demo/): determinism, structure (system_figures),
 the exact 2022 figures of the Jahresbericht 2024 (published_results, SEED004) and the
 internal consistency every import validates (SPEC §3). No database needed."""
 

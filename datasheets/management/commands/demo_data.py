@@ -1,6 +1,6 @@
 """``python manage.py demo_data``: a realistic national demo, imported the real way.
 
-Creates the 81 fictional demo sites (``fixtures/demo.py``), their certificates and
+Creates the 81 fictional demo sites (``fixtures/demo/``), their certificates and
 audits, one demo login per role, and for every Kennzahlenjahr (default 2019-2024) writes
 each site's Datenblatt with the template generator and imports it through
 ``datasheet_upload`` — the same service as a web upload, so validation, evaluation and
