@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class CentresConfig(AppConfig):
-    name = 'centres'
+    name = "centres"

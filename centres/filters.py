@@ -17,14 +17,13 @@ class SiteFilterSet(django_filters.FilterSet):
     passed in is already scoped to the user."""
 
     name = django_filters.CharFilter(
-        label=_("Name or Reg.-Nr."), method="filter_name",
+        label=_("Name or Reg.-Nr."),
+        method="filter_name",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     city = django_filters.CharFilter(label=_("City"), lookup_expr="icontains")
     country = django_filters.ChoiceFilter(label=_("Country"), choices=[], empty_label=_("all"))
-    standalone = django_filters.BooleanFilter(
-        label=_("Standalone centre"), widget=forms.Select(choices=YES_NO_ALL)
-    )
+    standalone = django_filters.BooleanFilter(label=_("Standalone centre"), widget=forms.Select(choices=YES_NO_ALL))
 
     class Meta:
         model = Site
@@ -44,7 +43,5 @@ class SiteFilterSet(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(name__icontains=value)
-            | Q(registration_number__icontains=value)
-            | Q(centre__name__icontains=value)
+            Q(name__icontains=value) | Q(registration_number__icontains=value) | Q(centre__name__icontains=value)
         )

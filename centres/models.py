@@ -48,9 +48,7 @@ class Site(models.Model):
     country = models.CharField(_("country"), max_length=2, default="DE")
     standalone = models.BooleanField(_("standalone centre"), default=False)
     initial_certification = models.DateField(_("initial certification"), null=True, blank=True)
-    documentation_system = models.CharField(
-        _("documentation system"), max_length=100, blank=True
-    )
+    documentation_system = models.CharField(_("documentation system"), max_length=100, blank=True)
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
     contact_email = models.EmailField(_("e-mail"), blank=True)
 
@@ -75,12 +73,8 @@ class Membership(models.Model):
     usually hold a national membership (site empty).
     """
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    site = models.ForeignKey(
-        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
 
     class Meta:
@@ -113,7 +107,9 @@ class Certificate(models.Model):
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
     status = models.CharField(
-        _("status"), max_length=20, choices=CertificateStatus.choices,
+        _("status"),
+        max_length=20,
+        choices=CertificateStatus.choices,
         default=CertificateStatus.VALID,
     )
 
@@ -141,7 +137,10 @@ class Audit(models.Model):
     kind = models.CharField(_("kind"), max_length=30, choices=AuditKind.choices)
     date = models.DateField(_("date"), null=True, blank=True)
     auditor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="audits",
     )
 
@@ -166,13 +165,14 @@ class LogEntry(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="qip_log_entries",
     )
     action = models.CharField(max_length=100, db_index=True)
-    content_type = models.ForeignKey(
-        ContentType, on_delete=models.CASCADE, related_name="qip_log_entries"
-    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="qip_log_entries")
     object_id = models.PositiveBigIntegerField()
     obj = GenericForeignKey("content_type", "object_id")
     data = models.JSONField(default=dict, blank=True)

@@ -29,9 +29,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.COORDINATOR: frozenset({Action.VIEW, Action.SUBMIT, Action.JUSTIFY}),
     Role.AUDITOR: frozenset({Action.VIEW, Action.DECIDE, Action.VIEW_NATIONAL}),
     Role.COMMISSION: frozenset({Action.VIEW, Action.VIEW_NATIONAL}),
-    Role.OFFICE: frozenset(
-        {Action.VIEW, Action.SUBMIT, Action.DECIDE, Action.VIEW_NATIONAL, Action.MANAGE}
-    ),
+    Role.OFFICE: frozenset({Action.VIEW, Action.SUBMIT, Action.DECIDE, Action.VIEW_NATIONAL, Action.MANAGE}),
 }
 
 

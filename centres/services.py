@@ -27,7 +27,9 @@ def membership_grant(*, user, role: Role | str, site: Site | None = None, acting
     membership, created = Membership.objects.get_or_create(user=user, site=site, role=role)
     if created:
         log_entry_create(
-            actor=acting_user, obj=membership, action="centres.membership.granted",
+            actor=acting_user,
+            obj=membership,
+            action="centres.membership.granted",
             data={"role": str(role), "site": site.registration_number if site else None},
         )
     if hasattr(user, "_qip_memberships"):

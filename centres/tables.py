@@ -16,14 +16,12 @@ class SiteTable(tables.Table):
     region_label = _("Sites")
 
     registration_number = tables.Column(
-        verbose_name=_("Reg.-Nr."), linkify=("centres:site_detail", {"pk": tables.A("pk")}),
+        verbose_name=_("Reg.-Nr."),
+        linkify=("centres:site_detail", {"pk": tables.A("pk")}),
         attrs={"td": {"class": "nowrap"}},
     )
-    name = tables.Column(
-        verbose_name=_("Site"), linkify=("centres:site_detail", {"pk": tables.A("pk")})
-    )
-    centre = tables.Column(verbose_name=_("Centre"), accessor="centre__name",
-                           order_by=("centre__name",))
+    name = tables.Column(verbose_name=_("Site"), linkify=("centres:site_detail", {"pk": tables.A("pk")}))
+    centre = tables.Column(verbose_name=_("Centre"), accessor="centre__name", order_by=("centre__name",))
     city = tables.Column(verbose_name=_("City"))
     country = tables.Column(verbose_name=_("Country"))
     standalone = tables.Column(verbose_name=_("Standalone centre"))

@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class DatasheetsConfig(AppConfig):
-    name = 'datasheets'
+    name = "datasheets"

@@ -44,8 +44,12 @@ class CheckResult:
     def __iter__(self):
         """Unpacks as (errors, warnings, facts dict), the form tests and callers use."""
         facts = {
-            "site": self.site, "indicator_year": self.indicator_year, "version": self.version,
-            "layout": self.layout, "values": self.values, "cover": self.cover,
+            "site": self.site,
+            "indicator_year": self.indicator_year,
+            "version": self.version,
+            "layout": self.layout,
+            "values": self.values,
+            "cover": self.cover,
         }
         return iter((self.errors, self.warnings, facts))
 
@@ -94,8 +98,13 @@ def datasheet_check(
     year_map = dict(IndicatorYear.objects.values_list("year", "catalogue_version_id"))
     access = _site_access(acting_user, expected_site)
     facts = cover_validate(
-        cover, raw.template_id, problems, known_templates=known,
-        version_for_year=year_map.get, site_access=access, expected_year=expected_year,
+        cover,
+        raw.template_id,
+        problems,
+        known_templates=known,
+        version_for_year=year_map.get,
+        site_access=access,
+        expected_year=expected_year,
     )
     version_id = facts.version_id
     if version_id is None and facts.indicator_year is None:

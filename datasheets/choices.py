@@ -34,9 +34,13 @@ class ErrorCode(models.TextChoices):
     CACHED_VALUE_MISMATCH = "cached_value_mismatch", _("Formula result differs")
 
 
-WARNING_CODES = frozenset({
-    ErrorCode.JUSTIFICATION_MISSING, ErrorCode.NUMBER_AS_TEXT, ErrorCode.CACHED_VALUE_MISMATCH,
-})
+WARNING_CODES = frozenset(
+    {
+        ErrorCode.JUSTIFICATION_MISSING,
+        ErrorCode.NUMBER_AS_TEXT,
+        ErrorCode.CACHED_VALUE_MISMATCH,
+    }
+)
 
 
 class RevisionStatus(models.TextChoices):

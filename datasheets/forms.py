@@ -51,9 +51,9 @@ class DatasheetUploadForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = site_list(user=user, action=Action.SUBMIT)
-        self.fields["file"].help_text = _(
-            "Excel workbook made from the portal template, at most %(size)s."
-        ) % {"size": filesizeformat(settings.DATASHEET_MAX_BYTES)}
+        self.fields["file"].help_text = _("Excel workbook made from the portal template, at most %(size)s.") % {
+            "size": filesizeformat(settings.DATASHEET_MAX_BYTES)
+        }
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -67,9 +67,7 @@ class DatasheetUploadForm(forms.Form):
                 },
             )
         if not upload.name.lower().endswith(".xlsx"):
-            raise forms.ValidationError(
-                _("Please choose an Excel workbook (.xlsx)."), code="file_type"
-            )
+            raise forms.ValidationError(_("Please choose an Excel workbook (.xlsx)."), code="file_type")
         return upload
 
 
@@ -88,14 +86,11 @@ class TemplateDownloadForm(forms.Form):
 class RevisionFilterSet(django_filters.FilterSet):
     """Filter of the revision list: status, indicator year, site (scoped choices)."""
 
-    status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=RevisionStatus.choices, empty_label=_("all")
-    )
-    indicator_year = django_filters.ChoiceFilter(
-        label=_("Indicator year"), choices=[], empty_label=_("all")
-    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=RevisionStatus.choices, empty_label=_("all"))
+    indicator_year = django_filters.ChoiceFilter(label=_("Indicator year"), choices=[], empty_label=_("all"))
     site = django_filters.ModelChoiceFilter(
-        label=_("Site"), empty_label=_("all"),
+        label=_("Site"),
+        empty_label=_("all"),
         queryset=lambda request: site_list(user=request.user) if request else None,
     )
 

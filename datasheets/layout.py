@@ -55,8 +55,15 @@ IND_CORRIDOR = "Plausibilitätskorridor"
 IND_ASSESSMENT = "Bewertung"
 IND_JUSTIFICATION = "Begründung"
 IND_HEADERS = (
-    IND_CODE, IND_TITLE, IND_NUMERATOR, IND_DENOMINATOR, IND_RATE, IND_TARGET,
-    IND_CORRIDOR, IND_ASSESSMENT, IND_JUSTIFICATION,
+    IND_CODE,
+    IND_TITLE,
+    IND_NUMERATOR,
+    IND_DENOMINATOR,
+    IND_RATE,
+    IND_TARGET,
+    IND_CORRIDOR,
+    IND_ASSESSMENT,
+    IND_JUSTIFICATION,
 )
 IND_HEADER_ROW = 3
 BASE_HEADER_ROW = 3
@@ -269,8 +276,13 @@ def layout_from_data(version_id: str, layout_revision: int, layout: dict, defini
     t = layout["total_row"]
     blocks = tuple(
         BaseBlock(
-            b["key"], b["title_de"], b.get("title_en", b["title_de"]),
-            tuple(BaseField(f["key"], f["label_de"], f.get("label_en", f["label_de"]), f.get("required", True)) for f in b["fields"]),
+            b["key"],
+            b["title_de"],
+            b.get("title_en", b["title_de"]),
+            tuple(
+                BaseField(f["key"], f["label_de"], f.get("label_en", f["label_de"]), f.get("required", True))
+                for f in b["fields"]
+            ),
         )
         for b in layout.get("blocks", [])
     )

@@ -125,8 +125,11 @@ class CellError:
         """JSON shape of the report: sheet, cell, code, message (active language),
         message_de, message_en."""
         return {
-            "sheet": self.sheet, "cell": self.cell, "code": str(self.code),
-            "message": self.message, "message_de": self.message_de,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "code": str(self.code),
+            "message": self.message,
+            "message_de": self.message_de,
             "message_en": self.message_en,
         }
 

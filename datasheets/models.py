@@ -26,7 +26,10 @@ class DatasheetRevision(models.Model):
 
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="datasheet_revisions",
     )
     source = models.CharField(max_length=10, choices=RevisionSource.choices, default=RevisionSource.WEB)
@@ -34,18 +37,15 @@ class DatasheetRevision(models.Model):
     original_name = models.CharField(_("file name"), max_length=255)
     size = models.PositiveIntegerField(_("size (bytes)"))
     sha256 = models.CharField(max_length=64, db_index=True)
-    expected_site = models.ForeignKey(
-        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    site = models.ForeignKey(
-        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="revisions"
-    )
+    expected_site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True, related_name="revisions")
     indicator_year = models.PositiveIntegerField(_("indicator year"), null=True, blank=True)
-    catalogue_version = models.ForeignKey(
-        CatalogueVersion, on_delete=models.PROTECT, null=True, blank=True
-    )
+    catalogue_version = models.ForeignKey(CatalogueVersion, on_delete=models.PROTECT, null=True, blank=True)
     status = models.CharField(
-        _("status"), max_length=12, choices=RevisionStatus.choices, default=RevisionStatus.PENDING,
+        _("status"),
+        max_length=12,
+        choices=RevisionStatus.choices,
+        default=RevisionStatus.PENDING,
         db_index=True,
     )
     errors = models.JSONField(default=list, blank=True)
@@ -86,9 +86,7 @@ class BaseDataValue(models.Model):
     """One Basisdaten cell of a revision: ``key`` from the layout, e.g.
     ``oral_cavity.operated.III`` or ``recurrences``; ``value`` a count (None = empty)."""
 
-    revision = models.ForeignKey(
-        DatasheetRevision, on_delete=models.CASCADE, related_name="base_data"
-    )
+    revision = models.ForeignKey(DatasheetRevision, on_delete=models.CASCADE, related_name="base_data")
     key = models.CharField(max_length=60)
     value = models.PositiveIntegerField(null=True, blank=True)
 
@@ -106,9 +104,7 @@ class IndicatorValue(models.Model):
     ``denominator`` is None for count indicators; counts are integers.
     """
 
-    revision = models.ForeignKey(
-        DatasheetRevision, on_delete=models.CASCADE, related_name="indicator_values"
-    )
+    revision = models.ForeignKey(DatasheetRevision, on_delete=models.CASCADE, related_name="indicator_values")
     definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT)
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
@@ -118,9 +114,7 @@ class IndicatorValue(models.Model):
 
     class Meta:
         ordering = ["definition__position"]
-        constraints = [
-            models.UniqueConstraint(fields=["revision", "definition"], name="uniq_indicator_value")
-        ]
+        constraints = [models.UniqueConstraint(fields=["revision", "definition"], name="uniq_indicator_value")]
 
     def __str__(self) -> str:
         return f"KeZa {self.definition.code}: {self.numerator}/{self.denominator}"

@@ -237,16 +237,22 @@ def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
     header_labels = (*layout.stage_columns, layout.total_column)
     header_row, columns = _find_header(grid, header_labels, layout.stage_columns[0])
     if header_row is None:
-        errors.append(cell_error(name, _ref(BASE_HEADER_ROW, 2), ErrorCode.LABEL_MISSING, label=layout.stage_columns[0]))
+        errors.append(
+            cell_error(name, _ref(BASE_HEADER_ROW, 2), ErrorCode.LABEL_MISSING, label=layout.stage_columns[0])
+        )
         return base, totals
     for label in header_labels:
         if label not in columns:
-            errors.append(cell_error(name, _ref(header_row, 2 + header_labels.index(label)), ErrorCode.LABEL_MISSING, label=label))
+            errors.append(
+                cell_error(name, _ref(header_row, 2 + header_labels.index(label)), ErrorCode.LABEL_MISSING, label=label)
+            )
     rows = _find_label_rows(grid, 1)
     for row in (*layout.rows, layout.total_row):
         r = rows.get(normalise_label(row.label_de))
         if r is None:
-            errors.append(cell_error(name, f"A{layout.base_row_number(row.key)}", ErrorCode.LABEL_MISSING, label=row.label_de))
+            errors.append(
+                cell_error(name, f"A{layout.base_row_number(row.key)}", ErrorCode.LABEL_MISSING, label=row.label_de)
+            )
             continue
         for stage in layout.stage_columns:
             c = columns.get(stage)
@@ -263,7 +269,9 @@ def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
     for f in layout.block_fields:
         r = rows.get(normalise_label(f.label_de))
         if r is None:
-            errors.append(cell_error(name, f"A{layout.field_cell(f.key)[1:]}", ErrorCode.LABEL_MISSING, label=f.label_de))
+            errors.append(
+                cell_error(name, f"A{layout.field_cell(f.key)[1:]}", ErrorCode.LABEL_MISSING, label=f.label_de)
+            )
             continue
         base[f.key] = ParsedCell(name, _ref(r, 2), grid.get((r, 2)))
     return base, totals
@@ -282,7 +290,9 @@ def _indicators_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError])
         return result
     for label in IND_HEADERS:
         if label not in columns:
-            errors.append(cell_error(name, _ref(header_row, 1 + IND_HEADERS.index(label)), ErrorCode.LABEL_MISSING, label=label))
+            errors.append(
+                cell_error(name, _ref(header_row, 1 + IND_HEADERS.index(label)), ErrorCode.LABEL_MISSING, label=label)
+            )
     code_col = columns[IND_CODE]
     rows: dict[str, int] = {}
     for (r, c), value in sorted(grid.items()):
@@ -291,9 +301,14 @@ def _indicators_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError])
     for ind in layout.indicators:
         r = rows.get(normalise_code(ind.code))
         if r is None:
-            errors.append(cell_error(name, _ref(layout.indicator_row_number(ind.code), code_col), ErrorCode.LABEL_MISSING, label=f"KeZa {ind.code}"))
+            errors.append(
+                cell_error(
+                    name,
+                    _ref(layout.indicator_row_number(ind.code), code_col),
+                    ErrorCode.LABEL_MISSING,
+                    label=f"KeZa {ind.code}",
+                )
+            )
             continue
-        result[ind.code] = {
-            label: ParsedCell(name, _ref(r, c), grid.get((r, c))) for label, c in columns.items()
-        }
+        result[ind.code] = {label: ParsedCell(name, _ref(r, c), grid.get((r, c))) for label, c in columns.items()}
     return result

@@ -64,8 +64,10 @@ class DiffRow:
     @property
     def changed(self) -> bool:
         return (
-            self.old_numerator != self.new_numerator or self.old_denominator != self.new_denominator
-            or bool(self.flags_added) or bool(self.flags_removed)
+            self.old_numerator != self.new_numerator
+            or self.old_denominator != self.new_denominator
+            or bool(self.flags_added)
+            or bool(self.flags_removed)
         )
 
 
@@ -76,12 +78,17 @@ def values_diff(old: dict[str, Entry], new: dict[str, Entry], order: list[str]) 
     for code in order:
         o, n = old.get(code), new.get(code)
         o_flags, n_flags = set(o[2]) if o else set(), set(n[2]) if n else set()
-        rows.append(DiffRow(
-            code=code,
-            old_numerator=o[0] if o else None, new_numerator=n[0] if n else None,
-            old_denominator=o[1] if o else None, new_denominator=n[1] if n else None,
-            flags_added=tuple(sorted(n_flags - o_flags)), flags_removed=tuple(sorted(o_flags - n_flags)),
-        ))
+        rows.append(
+            DiffRow(
+                code=code,
+                old_numerator=o[0] if o else None,
+                new_numerator=n[0] if n else None,
+                old_denominator=o[1] if o else None,
+                new_denominator=n[1] if n else None,
+                flags_added=tuple(sorted(n_flags - o_flags)),
+                flags_removed=tuple(sorted(o_flags - n_flags)),
+            )
+        )
     return rows
 
 
@@ -97,9 +104,13 @@ def current_revision(*, site, indicator_year: int) -> DatasheetRevision | None:
 def revision_diff(revision: DatasheetRevision) -> list[DiffRow]:
     """Preview of a validated revision against the current one of its site and year."""
     current = current_revision(site=revision.site, indicator_year=revision.indicator_year)
-    new_values = list(IndicatorValue.objects.filter(revision=revision).select_related("definition").order_by("definition__position"))
-    old_values = [] if current is None or current.pk == revision.pk else list(
-        IndicatorValue.objects.filter(revision=current).select_related("definition")
+    new_values = list(
+        IndicatorValue.objects.filter(revision=revision).select_related("definition").order_by("definition__position")
+    )
+    old_values = (
+        []
+        if current is None or current.pk == revision.pk
+        else list(IndicatorValue.objects.filter(revision=current).select_related("definition"))
     )
     order = [v.definition.code for v in new_values]
     return values_diff(_entries(old_values), _entries(new_values), order)

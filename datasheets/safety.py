@@ -43,11 +43,15 @@ def _spaced(word: bytes) -> bytes:
     return b"\x00?".join(re.escape(bytes([ch])) for ch in word)
 
 
-DTD_PATTERN = re.compile(_spaced(b"<!") + b"\x00?(?:" + _spaced(b"DOCTYPE") + b"|" + _spaced(b"ENTITY") + b")", re.IGNORECASE)
+DTD_PATTERN = re.compile(
+    _spaced(b"<!") + b"\x00?(?:" + _spaced(b"DOCTYPE") + b"|" + _spaced(b"ENTITY") + b")", re.IGNORECASE
+)
 MACRO_CONTENT_TYPE = re.compile(rb"macroEnabled|vbaProject|vnd\.ms-office\.vba", re.IGNORECASE)
 # Bounded scans of worksheet parts: ``<c r="B12">``, ``<row r="12">``, ``<dimension ref="A1:I21"/>``.
 # (within a start tag: text content cannot hold a raw "<", so typed text never matches)
-REF_ATTRIBUTE = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?(?:c|row)\s[^<>]{0,400}?(?<=\s)r="([A-Za-z]{0,4})([0-9]{1,10})"')
+REF_ATTRIBUTE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]{0,20}:)?(?:c|row)\s[^<>]{0,400}?(?<=\s)r="([A-Za-z]{0,4})([0-9]{1,10})"'
+)
 DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?dimension\s[^>]{0,200}?\bref="([^"]{0,60})"')
 CELL_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?c[\s/>]")
 STRING_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?si[\s/>]")
@@ -71,7 +75,7 @@ def _declared_entries(content: bytes) -> int | None:
     pos = content.rfind(EOCD_MAGIC, tail_start)
     if pos < 0 or pos + 22 > len(content):
         return None
-    (entries,) = struct.unpack("<H", content[pos + 10:pos + 12])
+    (entries,) = struct.unpack("<H", content[pos + 10 : pos + 12])
     return None if entries == 0xFFFF else entries  # 0xFFFF: ZIP64, zipfile judges
 
 
@@ -87,16 +91,34 @@ def precheck(content: bytes) -> list[CellError]:
     if not content:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=" (leere Datei / empty file)")]
     if content.startswith(CFB_MAGIC):
-        return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": .xls (Excel 97–2003) oder kennwortgeschützt / or password-protected")]
+        return [
+            cell_error(
+                FILE,
+                "A1",
+                ErrorCode.FILE_TYPE,
+                detail=": .xls (Excel 97–2003) oder kennwortgeschützt / or password-protected",
+            )
+        ]
     if not content.startswith(ZIP_MAGIC):
-        return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": kein Office-Open-XML / not Office Open XML (CSV?)")]
+        return [
+            cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": kein Office-Open-XML / not Office Open XML (CSV?)")
+        ]
     declared = _declared_entries(content)
     if declared is not None and declared > MAX_PARTS:
         return [cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{declared} Teile / parts (> {MAX_PARTS})")]
     try:
         zf = zipfile.ZipFile(io.BytesIO(content))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error, UnicodeDecodeError, NotImplementedError):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        struct.error,
+        UnicodeDecodeError,
+        NotImplementedError,
+    ):
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": beschädigtes ZIP-Archiv / damaged zip")]
     names = {i.filename for i in infos}
     if "mimetype" in names and "[Content_Types].xml" not in names:
@@ -110,7 +132,11 @@ def precheck(content: bytes) -> list[CellError]:
     if any(n.endswith("vbaproject.bin") for n in lowered):
         errors.append(cell_error(FILE, "xl/vbaProject.bin", ErrorCode.UNSAFE_CONTENT, detail="Makros (VBA) / macros"))
     if any(n.startswith("xl/externallinks/") for n in lowered):
-        errors.append(cell_error(FILE, "xl/externalLinks", ErrorCode.UNSAFE_CONTENT, detail="externe Verknüpfungen / external links"))
+        errors.append(
+            cell_error(
+                FILE, "xl/externalLinks", ErrorCode.UNSAFE_CONTENT, detail="externe Verknüpfungen / external links"
+            )
+        )
     return errors + _part_errors(zf, infos)
 
 
@@ -118,16 +144,36 @@ def _directory_errors(infos: list[zipfile.ZipInfo]) -> list[CellError]:
     """Problems visible in the zip directory alone: parts, sizes, ratios, encryption."""
     errors: list[CellError] = []
     if len(infos) > MAX_PARTS:
-        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{len(infos)} Teile / parts (> {MAX_PARTS})"))
+        errors.append(
+            cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"{len(infos)} Teile / parts (> {MAX_PARTS})")
+        )
     total = sum(i.file_size for i in infos)
     compressed = sum(i.compress_size for i in infos)
     if total > MAX_UNCOMPRESSED:
-        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"entpackt / uncompressed {_human(total)} (> {_human(MAX_UNCOMPRESSED)})"))
+        errors.append(
+            cell_error(
+                FILE,
+                "A1",
+                ErrorCode.UNSAFE_CONTENT,
+                detail=f"entpackt / uncompressed {_human(total)} (> {_human(MAX_UNCOMPRESSED)})",
+            )
+        )
     elif total > RATIO_MIN_SIZE and total > MAX_RATIO * max(compressed, 1):
-        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"))
+        errors.append(
+            cell_error(
+                FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"
+            )
+        )
     for info in infos:
         if info.file_size > RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}"))
+            errors.append(
+                cell_error(
+                    FILE,
+                    info.filename,
+                    ErrorCode.UNSAFE_CONTENT,
+                    detail=f"Kompressionsrate / compression ratio > {MAX_RATIO}",
+                )
+            )
             break
     for info in infos:
         if info.flag_bits & 0x1:
@@ -136,7 +182,9 @@ def _directory_errors(infos: list[zipfile.ZipInfo]) -> list[CellError]:
     seen: set[str] = set()
     for info in infos:
         if info.filename in seen:
-            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="doppelter Teil / duplicate part"))
+            errors.append(
+                cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="doppelter Teil / duplicate part")
+            )
             break
         seen.add(info.filename)
     return errors
@@ -151,18 +199,36 @@ def _part_errors(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[Cell
             continue
         data = _read_bounded(zf, info)
         if data is None:
-            errors.append(cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": beschädigter Teil / damaged part"))
+            errors.append(
+                cell_error(FILE, info.filename, ErrorCode.FILE_TYPE, detail=": beschädigter Teil / damaged part")
+            )
             continue
         if DTD_PATTERN.search(data):
-            errors.append(cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail="DTD/Entity-Deklaration / DTD or entity declaration"))
+            errors.append(
+                cell_error(
+                    FILE,
+                    info.filename,
+                    ErrorCode.UNSAFE_CONTENT,
+                    detail="DTD/Entity-Deklaration / DTD or entity declaration",
+                )
+            )
             continue
         contents[info.filename] = data
     content_types = contents.get("[Content_Types].xml")
     if content_types is not None and MACRO_CONTENT_TYPE.search(content_types):
-        errors.append(cell_error(FILE, "[Content_Types].xml", ErrorCode.UNSAFE_CONTENT, detail="Makros (.xlsm) / macros"))
+        errors.append(
+            cell_error(FILE, "[Content_Types].xml", ErrorCode.UNSAFE_CONTENT, detail="Makros (.xlsm) / macros")
+        )
     strings = contents.get("xl/sharedStrings.xml")
     if strings is not None and _count(STRING_ITEM, strings, MAX_STRINGS) > MAX_STRINGS:
-        errors.append(cell_error(FILE, "xl/sharedStrings.xml", ErrorCode.UNSAFE_CONTENT, detail=f"mehr als / more than {MAX_STRINGS} Texte / strings"))
+        errors.append(
+            cell_error(
+                FILE,
+                "xl/sharedStrings.xml",
+                ErrorCode.UNSAFE_CONTENT,
+                detail=f"mehr als / more than {MAX_STRINGS} Texte / strings",
+            )
+        )
     # Regex scans only (safe even where a DTD was found): absurd sheet dimensions.
     sheet_names = _sheet_parts(contents.get("xl/workbook.xml", b""), contents.get("xl/_rels/workbook.xml.rels", b""))
     for name, data in contents.items():
@@ -186,7 +252,9 @@ def _count(pattern: re.Pattern, data: bytes, limit: int) -> int:
 def _as_utf8(data: bytes) -> bytes:
     """UTF-16 parts (allowed by OPC, never written by Excel) re-encoded for the scans."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:2] in (b"<\x00", b"\x00<"):
-        encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if data[:1] == b"<" else "utf-16-be")
+        encoding = (
+            "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if data[:1] == b"<" else "utf-16-be")
+        )
         return data.decode(encoding, errors="replace").encode("utf-8")
     return data
 
@@ -221,9 +289,13 @@ def _dimension_error(sheet: str, data: bytes) -> CellError | None:
         if end is not None and _absurd(end.group(1), end.group(2)):
             offending = f"{end.group(1).upper()}{int(end.group(2))}"
     if offending is not None:
-        return cell_error(sheet, offending, ErrorCode.UNSAFE_CONTENT, detail=f"Tabellengröße / sheet dimension {offending}")
+        return cell_error(
+            sheet, offending, ErrorCode.UNSAFE_CONTENT, detail=f"Tabellengröße / sheet dimension {offending}"
+        )
     if _count(CELL_ELEMENT, data, MAX_CELLS) > MAX_CELLS:
-        return cell_error(sheet, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"mehr als / more than {MAX_CELLS} Zellen / cells")
+        return cell_error(
+            sheet, "A1", ErrorCode.UNSAFE_CONTENT, detail=f"mehr als / more than {MAX_CELLS} Zellen / cells"
+        )
     return None
 
 
@@ -253,6 +325,17 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str) -> bytes | N
     try:
         with zf.open(info) as handle:
             data = handle.read(MAX_UNCOMPRESSED + 1)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, ValueError, struct.error, zlib.error, lzma.LZMAError):
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+        struct.error,
+        zlib.error,
+        lzma.LZMAError,
+    ):
         return None
     return None if len(data) > MAX_UNCOMPRESSED else data

@@ -44,9 +44,17 @@ from .selectors import revision_list
 from .template import SheetValues, workbook_bytes
 
 __all__ = [
-    "datasheet_check", "datasheet_template_build", "datasheet_upload", "revision_abort", "revision_confirm",
-    "revision_discard", "revision_evaluate", "revision_report", "revision_validate",
-    "revision_wait", "version_for_year",
+    "datasheet_check",
+    "datasheet_template_build",
+    "datasheet_upload",
+    "revision_abort",
+    "revision_confirm",
+    "revision_discard",
+    "revision_evaluate",
+    "revision_report",
+    "revision_validate",
+    "revision_wait",
+    "version_for_year",
 ]
 
 
@@ -88,7 +96,9 @@ def datasheet_template_build(
         raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Vorlage abrufen.")
     version = version_for_year(indicator_year)
     if version is None:
-        raise ApplicationError(ErrorCode.YEAR_MISMATCH, f"Für Kennzahlenjahr {indicator_year} ist kein Kennzahlenkatalog hinterlegt.")
+        raise ApplicationError(
+            ErrorCode.YEAR_MISMATCH, f"Für Kennzahlenjahr {indicator_year} ist kein Kennzahlenkatalog hinterlegt."
+        )
     layout = layout_for(version)
     content = workbook_bytes(layout, site_cover(site, indicator_year, version), values)
     return template_filename(site, indicator_year), content
@@ -119,8 +129,14 @@ def datasheet_upload(
     5 MB and (site_forbidden) when the user may not submit for ``expected_site``.
     """
     if len(content) > safety.MAX_BYTES:
-        raise ApplicationError(ErrorCode.FILE_TOO_LARGE, f"Die Datei ist größer als {safety.MAX_BYTES // (1024 * 1024)} MB.")
-    if expected_site is not None and acting_user is not None and not user_can(acting_user, Action.SUBMIT, expected_site):
+        raise ApplicationError(
+            ErrorCode.FILE_TOO_LARGE, f"Die Datei ist größer als {safety.MAX_BYTES // (1024 * 1024)} MB."
+        )
+    if (
+        expected_site is not None
+        and acting_user is not None
+        and not user_can(acting_user, Action.SUBMIT, expected_site)
+    ):
         raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie kein Datenblatt einreichen.")
     if auto_confirm is None:
         auto_confirm = source != RevisionSource.WEB
@@ -128,7 +144,9 @@ def datasheet_upload(
     with transaction.atomic():
         if expected_site is not None:  # serialise uploads for one site
             Site.objects.select_for_update().filter(pk=expected_site.pk).first()
-        seen = DatasheetRevision.objects.filter(sha256=sha256, expected_site=expected_site).exclude(status=RevisionStatus.DISCARDED)
+        seen = DatasheetRevision.objects.filter(sha256=sha256, expected_site=expected_site).exclude(
+            status=RevisionStatus.DISCARDED
+        )
         if acting_user is not None:
             seen = seen.filter(pk__in=revision_list(user=acting_user).values("pk"))
         existing = seen.order_by("-pk").first()
@@ -151,7 +169,12 @@ def datasheet_upload(
             confirmed_by=acting_user if auto_confirm and getattr(acting_user, "pk", None) else None,
         )
         revision.duplicate = False
-        log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.uploaded", data={"sha256": sha256, "size": len(content), "source": source})
+        log_entry_create(
+            actor=acting_user,
+            obj=revision,
+            action="datasheets.revision.uploaded",
+            data={"sha256": sha256, "size": len(content), "source": source},
+        )
         from .tasks import revision_validate_enqueue
 
         revision_validate_enqueue(revision.pk)
@@ -165,7 +188,12 @@ def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[C
     revision.validated_at = timezone.now()
     revision.is_current = False
     revision.save()
-    log_entry_create(actor=revision.uploaded_by, obj=revision, action="datasheets.revision.failed", data={"codes": sorted({e.code for e in errors})})
+    log_entry_create(
+        actor=revision.uploaded_by,
+        obj=revision,
+        action="datasheets.revision.failed",
+        data={"codes": sorted({e.code for e in errors})},
+    )
     return revision
 
 
@@ -217,11 +245,15 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
     with revision.file.open("rb") as handle:
         content = handle.read(safety.MAX_BYTES + 1)
     if hashlib.sha256(content).hexdigest() != revision.sha256:
-        return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")], [])
+        return _fail(
+            revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")], []
+        )
     started = time.monotonic()
     try:
         with parse_limits(memory_mb=settings.QIPORTAL_PARSE_MEMORY_MB if limited else None):
-            result = datasheet_check(content=content, acting_user=revision.uploaded_by, expected_site=revision.expected_site)
+            result = datasheet_check(
+                content=content, acting_user=revision.uploaded_by, expected_site=revision.expected_site
+            )
     except (SoftTimeLimitExceeded, ParseLimitExceeded, MemoryError, RecursionError) as exc:
         memory = isinstance(exc, (ParseLimitExceeded, MemoryError))
         reason = "Speichergrenze / memory limit" if memory else "Zeitgrenze / time limit"
@@ -234,11 +266,17 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
     if result.errors or result.values is None:
         return _fail(revision, result.errors, result.warnings)
     definitions = {d.code: d for d in result.version.definitions.all()}
-    BaseDataValue.objects.bulk_create(BaseDataValue(revision=revision, key=k, value=v) for k, v in result.values.base.items())
+    BaseDataValue.objects.bulk_create(
+        BaseDataValue(revision=revision, key=k, value=v) for k, v in result.values.base.items()
+    )
     IndicatorValue.objects.bulk_create(
         IndicatorValue(
-            revision=revision, definition=definitions[code], numerator=e.numerator,
-            denominator=e.denominator, justification=e.justification, flags=list(e.flags),
+            revision=revision,
+            definition=definitions[code],
+            numerator=e.numerator,
+            denominator=e.denominator,
+            justification=e.justification,
+            flags=list(e.flags),
         )
         for code, e in result.values.indicators.items()
     )
@@ -246,11 +284,19 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
     revision.errors = []
     revision.warnings = [w.as_dict() for w in result.warnings]
     revision.validated_at = timezone.now()
-    if revision.confirmed_at is None and current_revision(site=revision.site, indicator_year=revision.indicator_year) is None:
+    if (
+        revision.confirmed_at is None
+        and current_revision(site=revision.site, indicator_year=revision.indicator_year) is None
+    ):
         revision.confirmed_at = revision.validated_at  # nothing to replace: no preview needed
         revision.confirmed_by = revision.uploaded_by
     revision.save()
-    log_entry_create(actor=revision.uploaded_by, obj=revision, action="datasheets.revision.validated", data={"layout": result.layout.template_id, "warnings": len(result.warnings)})
+    log_entry_create(
+        actor=revision.uploaded_by,
+        obj=revision,
+        action="datasheets.revision.validated",
+        data={"layout": result.layout.template_id, "warnings": len(result.warnings)},
+    )
     if revision.confirmed_at is not None:
         from .tasks import revision_evaluate_task
 
@@ -272,7 +318,9 @@ def revision_abort(*, revision_id: int) -> DatasheetRevision | None:
 def _revision_for_user_action(revision: DatasheetRevision, acting_user) -> DatasheetRevision:
     revision = DatasheetRevision.objects.select_for_update().get(pk=revision.pk)
     if not user_can(acting_user, Action.SUBMIT, revision.site):
-        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Datenblätter bestätigen.")
+        raise ApplicationError(
+            ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Datenblätter bestätigen."
+        )
     if not revision.awaiting_confirmation:
         raise ApplicationError("wrong_state", "Diese Revision wartet nicht auf eine Bestätigung.")
     return revision
@@ -322,7 +370,11 @@ def revision_evaluate(*, revision_id: int) -> DatasheetRevision | None:
     if revision.status != RevisionStatus.VALIDATED:
         return revision
     if revision.uploaded_by is not None and not user_can(revision.uploaded_by, Action.SUBMIT, revision.site):
-        return _fail(revision, [cell_error("Deckblatt", "B3", ErrorCode.SITE_FORBIDDEN, value=revision.site.registration_number)], [])
+        return _fail(
+            revision,
+            [cell_error("Deckblatt", "B3", ErrorCode.SITE_FORBIDDEN, value=revision.site.registration_number)],
+            [],
+        )
     current = current_revision(site=revision.site, indicator_year=revision.indicator_year)
     wins = current is None or current.confirmed_at is None or current.confirmed_at <= revision.confirmed_at
     values = list(revision.indicator_values.select_related("definition"))
@@ -337,29 +389,41 @@ def revision_evaluate(*, revision_id: int) -> DatasheetRevision | None:
         revision.is_current = True
         for value in values:
             evaluation_record(
-                site=revision.site, indicator_year=revision.indicator_year,
-                definition=value.definition, numerator=value.numerator,
-                denominator=value.denominator, flags=value.flags,
-                source_revision_id=revision.pk, justification=value.justification,
+                site=revision.site,
+                indicator_year=revision.indicator_year,
+                definition=value.definition,
+                numerator=value.numerator,
+                denominator=value.denominator,
+                flags=value.flags,
+                source_revision_id=revision.pk,
+                justification=value.justification,
                 acting_user=revision.uploaded_by,
             )
     revision.status = RevisionStatus.EVALUATED
     revision.evaluated_at = timezone.now()
     revision.save()
     log_entry_create(
-        actor=revision.uploaded_by, obj=revision, action="datasheets.revision.evaluated",
+        actor=revision.uploaded_by,
+        obj=revision,
+        action="datasheets.revision.evaluated",
         data={"flagged": sum(1 for v in values if v.flags), "current": revision.is_current},
     )
     return revision
 
 
-def revision_wait(*, revision_id: int, until: tuple[str, ...], timeout: float = 120.0, interval: float = 0.2) -> DatasheetRevision:
+def revision_wait(
+    *, revision_id: int, until: tuple[str, ...], timeout: float = 120.0, interval: float = 0.2
+) -> DatasheetRevision:
     """Poll a revision until its status is one of ``until``, FAILED, DISCARDED or it
     awaits confirmation; for the command line. Raises TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         revision = DatasheetRevision.objects.get(pk=revision_id)
-        if revision.status in until or revision.status in (RevisionStatus.FAILED, RevisionStatus.DISCARDED) or revision.awaiting_confirmation:
+        if (
+            revision.status in until
+            or revision.status in (RevisionStatus.FAILED, RevisionStatus.DISCARDED)
+            or revision.awaiting_confirmation
+        ):
             return revision
         if time.monotonic() > deadline:
             raise TimeoutError(f"revision {revision_id} still {revision.status} after {timeout:.0f} s")

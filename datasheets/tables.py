@@ -23,7 +23,9 @@ def status_badge(status: str) -> str:
     busy = status in (RevisionStatus.PENDING, RevisionStatus.VALIDATED)
     return format_html(
         '<span class="badge badge--status-{}{}">{}</span>',
-        status, " badge--busy" if busy else "", STATUS_LABELS.get(status, status),
+        status,
+        " badge--busy" if busy else "",
+        STATUS_LABELS.get(status, status),
     )
 
 
@@ -33,26 +35,24 @@ class RevisionTable(tables.Table):
     region_label = _("Data sheets")
 
     pk = tables.Column(
-        verbose_name=_("No."), linkify=("datasheets:revision_detail", {"pk": tables.A("pk")}),
+        verbose_name=_("No."),
+        linkify=("datasheets:revision_detail", {"pk": tables.A("pk")}),
         attrs={"td": {"class": "nowrap"}},
     )
     uploaded_at = tables.Column(verbose_name=_("Uploaded at"), attrs={"td": {"class": "nowrap"}})
     original_name = tables.Column(
         verbose_name=_("File"), linkify=("datasheets:revision_detail", {"pk": tables.A("pk")})
     )
-    site = tables.Column(verbose_name=_("Site"), order_by=("site__registration_number",),
-                         empty_values=())
+    site = tables.Column(verbose_name=_("Site"), order_by=("site__registration_number",), empty_values=())
     indicator_year = tables.Column(verbose_name=_("Indicator year"), localize=False, default=EMPTY)
     status = tables.Column(verbose_name=_("Status"))
     problems = tables.Column(verbose_name=_("Errors / warnings"), empty_values=(), orderable=False)
-    uploaded_by = tables.Column(verbose_name=_("Uploaded by"), order_by=("uploaded_by__username",),
-                                default=EMPTY)
+    uploaded_by = tables.Column(verbose_name=_("Uploaded by"), order_by=("uploaded_by__username",), default=EMPTY)
 
     class Meta:
         model = DatasheetRevision
         template_name = TABLE_TEMPLATE
-        fields = ("pk", "uploaded_at", "original_name", "site", "indicator_year", "status",
-                  "problems", "uploaded_by")
+        fields = ("pk", "uploaded_at", "original_name", "site", "indicator_year", "status", "problems", "uploaded_by")
         order_by = ("-uploaded_at",)
         empty_text = _("No data sheets uploaded yet.")
 
@@ -68,7 +68,8 @@ class RevisionTable(tables.Table):
         if record.expected_site_id:
             return format_html(
                 '{} <span class="muted">({})</span>',
-                record.expected_site.registration_number, _("expected"),
+                record.expected_site.registration_number,
+                _("expected"),
             )
         return EMPTY
 
@@ -95,27 +96,31 @@ class IndicatorValueTable(tables.Table):
 
     region_label = _("Indicators")
 
-    code = tables.Column(verbose_name=_("KeZa"), accessor="definition__code",
-                         attrs={"td": {"class": "nowrap"}})
+    code = tables.Column(verbose_name=_("KeZa"), accessor="definition__code", attrs={"td": {"class": "nowrap"}})
     title = tables.Column(verbose_name=_("Indicator"), accessor="definition__title")
     numerator = tables.Column(verbose_name=_("Numerator"), attrs=NUM)
     denominator = tables.Column(verbose_name=_("Denominator"), attrs=NUM, default=EMPTY)
     rate = tables.Column(verbose_name=_("Rate"), empty_values=(), attrs=NUM)
-    target = tables.Column(verbose_name=_("Target"), accessor="definition__target_display",
-                           empty_values=(), attrs={"td": {"class": "nowrap"}})
-    corridor = tables.Column(verbose_name=_("Plausibility corridor"),
-                             accessor="definition__corridor_display", empty_values=(),
-                             attrs={"td": {"class": "nowrap"}})
+    target = tables.Column(
+        verbose_name=_("Target"),
+        accessor="definition__target_display",
+        empty_values=(),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    corridor = tables.Column(
+        verbose_name=_("Plausibility corridor"),
+        accessor="definition__corridor_display",
+        empty_values=(),
+        attrs={"td": {"class": "nowrap"}},
+    )
     flags = tables.Column(verbose_name=_("Result"), empty_values=())
-    justification = tables.Column(verbose_name=_("Justification"), empty_values=(),
-                                  attrs={"td": {"class": "prose"}})
+    justification = tables.Column(verbose_name=_("Justification"), empty_values=(), attrs={"td": {"class": "prose"}})
 
     class Meta:
         model = IndicatorValue
         template_name = TABLE_TEMPLATE
         orderable = False
-        fields = ("code", "title", "numerator", "denominator", "rate", "target", "corridor",
-                  "flags", "justification")
+        fields = ("code", "title", "numerator", "denominator", "rate", "target", "corridor", "flags", "justification")
         empty_text = _("No values.")
 
     def render_numerator(self, value: int) -> str:

@@ -22,7 +22,12 @@ def revision_validate_task(revision_id: int) -> dict | None:
     revision = revision_validate(revision_id=revision_id, limited=not eager)
     if revision is None:
         return None
-    return {"revision": revision.pk, "status": revision.status, "errors": revision.errors, "warnings": revision.warnings}
+    return {
+        "revision": revision.pk,
+        "status": revision.status,
+        "errors": revision.errors,
+        "warnings": revision.warnings,
+    }
 
 
 def revision_validate_enqueue(revision_id: int) -> None:
@@ -31,7 +36,9 @@ def revision_validate_enqueue(revision_id: int) -> None:
     producer's configuration)."""
     transaction.on_commit(
         lambda: revision_validate_task.apply_async(
-            (revision_id,), time_limit=None, soft_time_limit=None,
+            (revision_id,),
+            time_limit=None,
+            soft_time_limit=None,
             link_error=revision_abort_task.si(revision_id),
         )
     )

@@ -155,8 +155,12 @@ def _base_sheet(ws, layout: Layout, values: SheetValues) -> None:
     _header(ws, BASE_HEADER_ROW, [BASE_LABEL_HEADER, *layout.stage_columns, layout.total_column])
     first_col, last_col = 2, 1 + len(layout.stage_columns)
     count_validation = DataValidation(
-        type="whole", operator="between", formula1="0", formula2=str(MAX_COUNT),
-        showErrorMessage=True, errorTitle="Ungültige Zahl",
+        type="whole",
+        operator="between",
+        formula1="0",
+        formula2=str(MAX_COUNT),
+        showErrorMessage=True,
+        errorTitle="Ungültige Zahl",
         error=f"Bitte eine ganze Zahl zwischen 0 und {MAX_COUNT:,} eingeben.".replace(",", "."),
     )
     ws.add_data_validation(count_validation)
@@ -195,15 +199,28 @@ def _indicator_sheet(ws, layout: Layout, values: SheetValues) -> None:
     ws["A1"] = "Kennzahlen"
     ws["A1"].font = TITLE_FONT
     _header(ws, IND_HEADER_ROW, IND_HEADERS)
-    widths = {IND_CODE: 7, IND_TITLE: 60, IND_NUMERATOR: 10, IND_DENOMINATOR: 10, IND_RATE: 9,
-              IND_TARGET: 12, IND_CORRIDOR: 16, IND_ASSESSMENT: 24, IND_JUSTIFICATION: 60}
+    widths = {
+        IND_CODE: 7,
+        IND_TITLE: 60,
+        IND_NUMERATOR: 10,
+        IND_DENOMINATOR: 10,
+        IND_RATE: 9,
+        IND_TARGET: 12,
+        IND_CORRIDOR: 16,
+        IND_ASSESSMENT: 24,
+        IND_JUSTIFICATION: 60,
+    }
     from openpyxl.utils import get_column_letter as col
 
     for header, width in widths.items():
         ws.column_dimensions[col(layout.indicator_column_number(header))].width = width
     count_validation = DataValidation(
-        type="whole", operator="between", formula1="0", formula2=str(MAX_COUNT),
-        showErrorMessage=True, errorTitle="Ungültige Zahl",
+        type="whole",
+        operator="between",
+        formula1="0",
+        formula2=str(MAX_COUNT),
+        showErrorMessage=True,
+        errorTitle="Ungültige Zahl",
         error="Bitte eine ganze Zahl eingeben.",
     )
     ws.add_data_validation(count_validation)

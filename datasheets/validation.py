@@ -126,7 +126,11 @@ def _check_rate(cell: ParsedCell | None, numerator: int, denominator: int, probl
         return
     exact = Fraction(numerator, denominator)
     if abs(Fraction(value) - exact) > RATE_TOLERANCE:
-        problems.add(cell_error(cell.sheet, cell.ref, ErrorCode.CACHED_VALUE_MISMATCH, value=_percent(value), expected=_percent(exact)))
+        problems.add(
+            cell_error(
+                cell.sheet, cell.ref, ErrorCode.CACHED_VALUE_MISMATCH, value=_percent(value), expected=_percent(exact)
+            )
+        )
 
 
 def _percent(value: int | float | Fraction) -> str:
@@ -202,13 +206,28 @@ def cover_validate(
         elif year is not None:
             detail = None
             if version_for_year(year) is None:
-                detail = ("für dieses Jahr ist kein Kennzahlenkatalog hinterlegt.", "no catalogue is in force for this year.")
+                detail = (
+                    "für dieses Jahr ist kein Kennzahlenkatalog hinterlegt.",
+                    "no catalogue is in force for this year.",
+                )
             elif year >= today.year:
-                detail = ("Daten eines laufenden oder künftigen Jahres können nicht eingereicht werden.", "data of a current or future year cannot be submitted.")
+                detail = (
+                    "Daten eines laufenden oder künftigen Jahres können nicht eingereicht werden.",
+                    "data of a current or future year cannot be submitted.",
+                )
             elif expected_year is not None and year != expected_year:
                 detail = (f"erwartet wurde {expected_year}.", f"{expected_year} was expected.")
             if detail:
-                problems.add(cell_error(year_cell.sheet, year_cell.ref, ErrorCode.YEAR_MISMATCH, value=year, detail_de=detail[0], detail_en=detail[1]))
+                problems.add(
+                    cell_error(
+                        year_cell.sheet,
+                        year_cell.ref,
+                        ErrorCode.YEAR_MISMATCH,
+                        value=year,
+                        detail_de=detail[0],
+                        detail_en=detail[1],
+                    )
+                )
             else:
                 indicator_year = year
         audit_cell = cover.get("audit_year")
@@ -217,11 +236,29 @@ def cover_validate(
             audit_year = count_value(audit_cell, sub, required=False)
             problems.errors.extend(sub.errors)
             if audit_year is not None and audit_year != indicator_year + 1:
-                problems.add(cell_error(audit_cell.sheet, audit_cell.ref, ErrorCode.YEAR_MISMATCH, value=indicator_year, detail_de=f"Auditjahr {audit_year} passt nicht (erwartet {indicator_year + 1}).", detail_en=f"audit year {audit_year} does not fit (expected {indicator_year + 1})."))
+                problems.add(
+                    cell_error(
+                        audit_cell.sheet,
+                        audit_cell.ref,
+                        ErrorCode.YEAR_MISMATCH,
+                        value=indicator_year,
+                        detail_de=f"Auditjahr {audit_year} passt nicht (erwartet {indicator_year + 1}).",
+                        detail_en=f"audit year {audit_year} does not fit (expected {indicator_year + 1}).",
+                    )
+                )
     if version_id and indicator_year is not None:
         expected = version_for_year(indicator_year)
         if expected != version_id:
-            problems.add(cell_error(SHEET_COVER, label_cell.ref if label_cell else "A1", ErrorCode.CATALOGUE_MISMATCH, found=version_id, expected=expected, year=indicator_year))
+            problems.add(
+                cell_error(
+                    SHEET_COVER,
+                    label_cell.ref if label_cell else "A1",
+                    ErrorCode.CATALOGUE_MISMATCH,
+                    found=version_id,
+                    expected=expected,
+                    year=indicator_year,
+                )
+            )
             version_id = None
     return CoverFacts(registration_number, indicator_year, version_id)
 
@@ -273,14 +310,21 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
             keys = layout.stage_keys(row.key)
             if cached_comparable(keys):
                 expected = sum(base.get(k) or 0 for k in keys)
-                _check_derived(parsed.base_totals.get(f"{row.key}.{layout.total_column}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
+                _check_derived(
+                    parsed.base_totals.get(f"{row.key}.{layout.total_column}"),
+                    expected,
+                    problems,
+                    ErrorCode.TOTAL_MISMATCH,
+                )
         for stage in layout.stage_columns:
             keys = [f"{row.key}.{stage}" for row in layout.rows]
             if cached_comparable(keys):
                 expected = sum(base.get(k) or 0 for k in keys)
                 _check_derived(parsed.base_totals.get(f"total.{stage}"), expected, problems, ErrorCode.TOTAL_MISMATCH)
         if cached_comparable(layout.stage_cell_keys):
-            _check_derived(parsed.base_totals.get(f"total.{layout.total_column}"), primary, problems, ErrorCode.TOTAL_MISMATCH)
+            _check_derived(
+                parsed.base_totals.get(f"total.{layout.total_column}"), primary, problems, ErrorCode.TOTAL_MISMATCH
+            )
         for check in layout.checks:
             parts = [base.get(k) for k in check.parts]
             if any(p is None for p in parts):
@@ -320,25 +364,50 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
         if just_cell is not None and not just_cell.empty:
             justification = str(just_cell.value).strip()
             if len(justification) > MAX_TEXT:
-                problems.add(cell_error(just_cell.sheet, just_cell.ref, ErrorCode.TEXT_TOO_LONG, length=len(justification), limit=MAX_TEXT))
+                problems.add(
+                    cell_error(
+                        just_cell.sheet,
+                        just_cell.ref,
+                        ErrorCode.TEXT_TOO_LONG,
+                        length=len(justification),
+                        limit=MAX_TEXT,
+                    )
+                )
                 ok = False
         # Values derived from a Basisdaten sheet with errors are not judged further.
         derived_used = not ind.numerator_entered or (not ind.is_count and not ind.denominator_entered)
         if not ok or numerator is None or (derived_used and not base_ok):
             continue
-        if (
-            not ind.is_count and denominator is not None and numerator > denominator
-            and not ind.counts_events
-        ):
+        if not ind.is_count and denominator is not None and numerator > denominator and not ind.counts_events:
             where = num_cell if num_cell is not None and ind.numerator_entered else den_cell or num_cell
-            sheet, ref = (where.sheet, where.ref) if where is not None else (SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_NUMERATOR))
-            problems.add(cell_error(sheet, ref, ErrorCode.NUMERATOR_GT_DENOMINATOR, code=ind.code, numerator=numerator, denominator=denominator))
+            sheet, ref = (
+                (where.sheet, where.ref)
+                if where is not None
+                else (SHEET_INDICATORS, layout.indicator_cell(ind.code, IND_NUMERATOR))
+            )
+            problems.add(
+                cell_error(
+                    sheet,
+                    ref,
+                    ErrorCode.NUMERATOR_GT_DENOMINATOR,
+                    code=ind.code,
+                    numerator=numerator,
+                    denominator=denominator,
+                )
+            )
             continue
-        if not ind.is_count and denominator is not None and cached_comparable(ind.numerator_source) and cached_comparable(ind.denominator_source):
+        if (
+            not ind.is_count
+            and denominator is not None
+            and cached_comparable(ind.numerator_source)
+            and cached_comparable(ind.denominator_source)
+        ):
             _check_rate(cells.get(IND_RATE), numerator, denominator, problems)
         flags = tuple(str(f) for f in domain.evaluate(numerator, denominator, ind.rule))
         if flags and not justification and just_cell is not None:
             labels = ", ".join(FLAG_LABELS_DE[domain.Flag(f)] for f in flags)
-            problems.add(cell_error(just_cell.sheet, just_cell.ref, ErrorCode.JUSTIFICATION_MISSING, code=ind.code, flags=labels))
+            problems.add(
+                cell_error(just_cell.sheet, just_cell.ref, ErrorCode.JUSTIFICATION_MISSING, code=ind.code, flags=labels)
+            )
         indicators[ind.code] = IndicatorEntry(ind.code, numerator, denominator, justification, flags)
     return ValuesResult(base, indicators)

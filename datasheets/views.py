@@ -55,7 +55,8 @@ class TemplateDownloadView(View):
             return redirect("centres:site_detail", pk=site.pk)
         try:
             filename, content = datasheet_template_build(
-                site=site, indicator_year=form.cleaned_data["indicator_year"],
+                site=site,
+                indicator_year=form.cleaned_data["indicator_year"],
                 acting_user=request.user,
             )
         except ApplicationError as exc:
@@ -112,7 +113,8 @@ class UploadView(PortalMixin, FormView):
         if getattr(revision, "duplicate", False):
             messages.info(
                 self.request,
-                _("This file was uploaded before (data sheet #%(pk)d); no new revision was created.") % {"pk": revision.pk},
+                _("This file was uploaded before (data sheet #%(pk)d); no new revision was created.")
+                % {"pk": revision.pk},
             )
         else:
             messages.success(self.request, _("The data sheet was uploaded and is being checked."))
@@ -183,11 +185,13 @@ class RevisionDetailView(PortalMixin, TemplateView):
             context.update(
                 preview=[
                     {
-                        "row": r, "title": titles.get(r.code, ""),
+                        "row": r,
+                        "title": titles.get(r.code, ""),
                         "added": flag_badges(list(r.flags_added)) if r.flags_added else "–",
                         "removed": flag_badges(list(r.flags_removed)) if r.flags_removed else "–",
                     }
-                    for r in diff if r.changed
+                    for r in diff
+                    if r.changed
                 ],
                 preview_unchanged=sum(1 for r in diff if not r.changed),
                 may_confirm=user_can(self.request.user, Action.SUBMIT, revision.site),
@@ -211,7 +215,9 @@ class RevisionDecisionView(View):
             messages.error(request, exc.message)
         else:
             if self.action == "confirm":
-                messages.success(request, _("Confirmed: the data sheet is being evaluated and replaces the current one."))
+                messages.success(
+                    request, _("Confirmed: the data sheet is being evaluated and replaces the current one.")
+                )
             else:
                 messages.info(request, _("Discarded: the current data sheet stays in force."))
         return redirect("datasheets:revision_detail", pk=revision.pk)
@@ -237,7 +243,9 @@ class RevisionFileView(View):
         except (FileNotFoundError, ValueError) as exc:
             raise Http404(_("The stored file is missing.")) from exc
         return FileResponse(
-            handle, as_attachment=True, filename=revision.original_name,
+            handle,
+            as_attachment=True,
+            filename=revision.original_name,
             content_type=XLSX_CONTENT_TYPE,
         )
 
@@ -257,6 +265,7 @@ class RevisionReportView(View):
     def get(self, request, pk: int):
         revision = revision_get(user=request.user, pk=pk)
         return JsonResponse(
-            revision_report(revision), encoder=ReportJSONEncoder,
+            revision_report(revision),
+            encoder=ReportJSONEncoder,
             json_dumps_params={"ensure_ascii": False, "indent": 2},
         )

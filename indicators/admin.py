@@ -15,7 +15,17 @@ class IndicatorYearAdmin(admin.ModelAdmin):
 
 @admin.register(IndicatorDefinition)
 class IndicatorDefinitionAdmin(admin.ModelAdmin):
-    list_display = ("version", "code", "title_de", "kind", "target_op", "target_value", "corridor_lower", "corridor_upper", "certainty")
+    list_display = (
+        "version",
+        "code",
+        "title_de",
+        "kind",
+        "target_op",
+        "target_value",
+        "corridor_lower",
+        "corridor_upper",
+        "certainty",
+    )
     list_filter = ("version", "kind", "certainty")
     search_fields = ("code", "title_de")
 

@@ -22,19 +22,15 @@ class DeviationFilterSet(django_filters.FilterSet):
     """Indicator year, KeZa, flag, review state, site (scoped choices), active/closed.
     The queryset passed in is already scoped by ``deviation_list``."""
 
-    indicator_year = django_filters.ChoiceFilter(
-        label=_("Indicator year"), choices=[], empty_label=_("all")
-    )
+    indicator_year = django_filters.ChoiceFilter(label=_("Indicator year"), choices=[], empty_label=_("all"))
     code = django_filters.CharFilter(label=_("KeZa"), method="filter_code")
     flag = django_filters.ChoiceFilter(label=_("Flag"), choices=Flag.choices, empty_label=_("all"))
-    state = django_filters.ChoiceFilter(
-        label=_("State"), choices=DeviationState.choices, empty_label=_("all")
-    )
-    site = django_filters.ModelChoiceFilter(
-        label=_("Site"), queryset=_scoped_sites, empty_label=_("all")
-    )
+    state = django_filters.ChoiceFilter(label=_("State"), choices=DeviationState.choices, empty_label=_("all"))
+    site = django_filters.ModelChoiceFilter(label=_("Site"), queryset=_scoped_sites, empty_label=_("all"))
     active = django_filters.ChoiceFilter(
-        label=_("Active / closed"), choices=ACTIVE_CHOICES, empty_label=_("all"),
+        label=_("Active / closed"),
+        choices=ACTIVE_CHOICES,
+        empty_label=_("all"),
         method="filter_active",
     )
 

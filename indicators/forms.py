@@ -31,7 +31,8 @@ class JustifyForm(_StepForm):
     prefix_id = "justify"
 
     text = forms.CharField(
-        label=_("Justification (Begründung)"), max_length=2000,
+        label=_("Justification (Begründung)"),
+        max_length=2000,
         help_text=_("Why does the value deviate? At most 2,000 characters."),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
@@ -43,16 +44,17 @@ class DecideForm(_StepForm):
 
     prefix_id = "decide"
 
-    decision = forms.ChoiceField(
-        label=_("Decision"), choices=DECISION_CHOICES, widget=forms.RadioSelect
-    )
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISION_CHOICES, widget=forms.RadioSelect)
     due_date = forms.DateField(
-        label=_("Due date"), required=False,
+        label=_("Due date"),
+        required=False,
         help_text=_("Required for a nonconformity."),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     comment = forms.CharField(
-        label=_("Comment"), required=False, max_length=2000,
+        label=_("Comment"),
+        required=False,
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -63,7 +65,9 @@ class ResolveForm(_StepForm):
     prefix_id = "resolve"
 
     comment = forms.CharField(
-        label=_("Comment"), required=False, max_length=2000,
+        label=_("Comment"),
+        required=False,
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 

@@ -48,9 +48,7 @@ class IndicatorYear(models.Model):
     """A Kennzahlenjahr and the catalogue version in force for it."""
 
     year = models.PositiveIntegerField(_("indicator year"), primary_key=True)
-    catalogue_version = models.ForeignKey(
-        CatalogueVersion, on_delete=models.PROTECT, related_name="years"
-    )
+    catalogue_version = models.ForeignKey(CatalogueVersion, on_delete=models.PROTECT, related_name="years")
 
     class Meta:
         ordering = ["year"]
@@ -77,9 +75,7 @@ class IndicatorDefinition(models.Model):
     across versions while the definition is unchanged (SPEC §5).
     """
 
-    version = models.ForeignKey(
-        CatalogueVersion, on_delete=models.CASCADE, related_name="definitions"
-    )
+    version = models.ForeignKey(CatalogueVersion, on_delete=models.CASCADE, related_name="definitions")
     code = models.CharField(_("KeZa"), max_length=10)
     position = models.PositiveIntegerField(default=0)
     title_de = models.CharField(max_length=300)
@@ -102,16 +98,12 @@ class IndicatorDefinition(models.Model):
     sources = models.JSONField(default=list, blank=True)
     certainty = models.CharField(max_length=12, choices=Certainty.choices)
     notes = models.TextField(blank=True)
-    predecessor = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
-    )
+    predecessor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors")
     series = models.CharField(max_length=40)
 
     class Meta:
         ordering = ["version", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["version", "code"], name="uniq_definition_code")
-        ]
+        constraints = [models.UniqueConstraint(fields=["version", "code"], name="uniq_definition_code")]
         verbose_name = _("indicator definition")
         verbose_name_plural = _("indicator definitions")
 
@@ -182,9 +174,7 @@ class Evaluation(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="evaluations")
     indicator_year = models.PositiveIntegerField(_("indicator year"), db_index=True)
-    definition = models.ForeignKey(
-        IndicatorDefinition, on_delete=models.PROTECT, related_name="evaluations"
-    )
+    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT, related_name="evaluations")
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
     flags = models.JSONField(default=list, blank=True)
@@ -192,11 +182,7 @@ class Evaluation(models.Model):
     evaluated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["site", "indicator_year", "definition"], name="uniq_evaluation"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["site", "indicator_year", "definition"], name="uniq_evaluation")]
         verbose_name = _("evaluation")
         verbose_name_plural = _("evaluations")
 
@@ -220,24 +206,26 @@ class Deviation(models.Model):
     indicator_year = models.PositiveIntegerField(_("indicator year"), db_index=True)
     code = models.CharField(_("KeZa"), max_length=10)
     flag = models.CharField(_("flag"), max_length=20, choices=Flag.choices)
-    definition = models.ForeignKey(
-        IndicatorDefinition, on_delete=models.PROTECT, related_name="deviations"
-    )
-    state = models.CharField(
-        _("state"), max_length=20, choices=DeviationState.choices, default=DeviationState.OPEN
-    )
+    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT, related_name="deviations")
+    state = models.CharField(_("state"), max_length=20, choices=DeviationState.choices, default=DeviationState.OPEN)
     is_active = models.BooleanField(_("active"), default=True)
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
     justification = models.TextField(_("justification"), blank=True, max_length=2000)
     justified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     justified_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(_("comment"), blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -249,9 +237,7 @@ class Deviation(models.Model):
     class Meta:
         ordering = ["site", "indicator_year", "code", "flag"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["site", "indicator_year", "code", "flag"], name="uniq_deviation"
-            )
+            models.UniqueConstraint(fields=["site", "indicator_year", "code", "flag"], name="uniq_deviation")
         ]
         verbose_name = _("deviation")
         verbose_name_plural = _("deviations")

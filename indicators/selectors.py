@@ -58,9 +58,7 @@ def _values_by_definition(
     return grouped
 
 
-def indicator_stats(
-    *, indicator_year: int, code: str | None = None
-) -> list[IndicatorStatRow]:
+def indicator_stats(*, indicator_year: int, code: str | None = None) -> list[IndicatorStatRow]:
     """National statistics of every indicator (or only KeZa ``code``) of one indicator
     year, in catalogue position order (SPEC §5).
 
@@ -79,9 +77,7 @@ def indicator_stats(
         .order_by("position", "code")
     )
     if not definitions:
-        raise IndicatorYear.DoesNotExist(
-            f"no catalogue version for indicator year {indicator_year}"
-        )
+        raise IndicatorYear.DoesNotExist(f"no catalogue version for indicator year {indicator_year}")
     if code is not None:
         definitions = [d for d in definitions if d.code == code]
         if not definitions:
@@ -93,16 +89,11 @@ def indicator_stats(
     ).values_list("definition_id", "numerator", "denominator")
     values = _values_by_definition(list(rows))
     return [
-        IndicatorStatRow(
-            definition=d, statistics=indicator_statistics(values[d.pk], d.rule())
-        )
-        for d in definitions
+        IndicatorStatRow(definition=d, statistics=indicator_statistics(values[d.pk], d.rule())) for d in definitions
     ]
 
 
-def indicator_site_values(
-    *, indicator_year: int, definition: IndicatorDefinition
-) -> list[tuple[int, int | None]]:
+def indicator_site_values(*, indicator_year: int, definition: IndicatorDefinition) -> list[tuple[int, int | None]]:
     """The (numerator, denominator) of every site with an ``Evaluation`` of
     ``definition`` in ``indicator_year``: one pair per site, anonymous, ordered by site
     (stable, carries no meaning). Counts are integers; ``denominator`` is None for count
@@ -125,9 +116,7 @@ def national_default_year() -> int | None:
     return year
 
 
-def _lineage(
-    anchor: IndicatorDefinition, by_pk: dict[int, IndicatorDefinition]
-) -> dict[str, IndicatorDefinition]:
+def _lineage(anchor: IndicatorDefinition, by_pk: dict[int, IndicatorDefinition]) -> dict[str, IndicatorDefinition]:
     """Catalogue version id -> member of ``anchor``'s lineage (anchor and its
     predecessors); the newest member wins should a version occur twice."""
     lineage: dict[str, IndicatorDefinition] = {}
@@ -140,9 +129,7 @@ def _lineage(
     return lineage
 
 
-def indicator_trend(
-    *, code: str, up_to_year: int | None = None
-) -> list[IndicatorTrendPoint]:
+def indicator_trend(*, code: str, up_to_year: int | None = None) -> list[IndicatorTrendPoint]:
     """Statistics per indicator year of one indicator across catalogue versions, oldest
     first, up to and including ``up_to_year`` (SPEC §5).
 
@@ -164,23 +151,15 @@ def indicator_trend(
     if up_to_year is None:  # no evaluations at all: anchor on the latest mapped year
         up_to_year = max(years, default=None)
     if up_to_year is None or up_to_year not in years:
-        raise IndicatorYear.DoesNotExist(
-            f"no catalogue version for indicator year {up_to_year}"
-        )
+        raise IndicatorYear.DoesNotExist(f"no catalogue version for indicator year {up_to_year}")
     anchor_version = years[up_to_year]
     by_pk = {d.pk: d for d in IndicatorDefinition.objects.select_related("version")}
     anchor = next(
-        (
-            d
-            for d in by_pk.values()
-            if d.version_id == anchor_version and d.code == code
-        ),
+        (d for d in by_pk.values() if d.version_id == anchor_version and d.code == code),
         None,
     )
     if anchor is None:
-        raise IndicatorDefinition.DoesNotExist(
-            f"KeZa {code!r} is not in catalogue version {anchor_version}"
-        )
+        raise IndicatorDefinition.DoesNotExist(f"KeZa {code!r} is not in catalogue version {anchor_version}")
     lineage = _lineage(anchor, by_pk)
     rows = Evaluation.objects.filter(
         indicator_year__lte=up_to_year,

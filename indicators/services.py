@@ -54,12 +54,30 @@ def catalogue_load(*, path: Path = CATALOGUE_FIXTURE) -> dict[str, int]:
             },
         )
         for d in v["definitions"]:
-            fields = {k: d[k] for k in (
-                "position", "title_de", "title_en", "kind", "entity", "numerator_de",
-                "numerator_en", "denominator_de", "denominator_en", "numerator_source",
-                "denominator_source", "target_op", "guideline_qi", "counts_events",
-                "eb_ref", "sources", "certainty", "notes", "series",
-            )}
+            fields = {
+                k: d[k]
+                for k in (
+                    "position",
+                    "title_de",
+                    "title_en",
+                    "kind",
+                    "entity",
+                    "numerator_de",
+                    "numerator_en",
+                    "denominator_de",
+                    "denominator_en",
+                    "numerator_source",
+                    "denominator_source",
+                    "target_op",
+                    "guideline_qi",
+                    "counts_events",
+                    "eb_ref",
+                    "sources",
+                    "certainty",
+                    "notes",
+                    "series",
+                )
+            }
             fields["target_value"] = _decimal(d["target_value"])
             fields["corridor_lower"] = _decimal(d["corridor_lower"])
             fields["corridor_upper"] = _decimal(d["corridor_upper"])
@@ -74,9 +92,7 @@ def catalogue_load(*, path: Path = CATALOGUE_FIXTURE) -> dict[str, int]:
         definition.predecessor = by_key.get(key)
         definition.save(update_fields=["predecessor"])
     for year, version_id in data["years"].items():
-        IndicatorYear.objects.update_or_create(
-            year=int(year), defaults={"catalogue_version_id": version_id}
-        )
+        IndicatorYear.objects.update_or_create(year=int(year), defaults={"catalogue_version_id": version_id})
     return {"versions": len(data["versions"]), "definitions": n_defs, "years": len(data["years"])}
 
 
@@ -97,16 +113,26 @@ def evaluation_record(
     deviation records (SPEC §4). ``flags`` come from ``indicators.domain.evaluate``."""
     flags = list(flags)
     evaluation, _ = Evaluation.objects.update_or_create(
-        site=site, indicator_year=indicator_year, definition=definition,
+        site=site,
+        indicator_year=indicator_year,
+        definition=definition,
         defaults={
-            "numerator": numerator, "denominator": denominator, "flags": flags,
+            "numerator": numerator,
+            "denominator": denominator,
+            "flags": flags,
             "source_revision_id": source_revision_id,
         },
     )
     deviation_sync(
-        site=site, indicator_year=indicator_year, definition=definition, flags=flags,
-        numerator=numerator, denominator=denominator, source_revision_id=source_revision_id,
-        justification=justification, acting_user=acting_user,
+        site=site,
+        indicator_year=indicator_year,
+        definition=definition,
+        flags=flags,
+        numerator=numerator,
+        denominator=denominator,
+        source_revision_id=source_revision_id,
+        justification=justification,
+        acting_user=acting_user,
     )
     return evaluation
 
@@ -145,23 +171,33 @@ def deviation_sync(
         deviation = existing.get(flag)
         if deviation is None:
             deviation = Deviation.objects.create(
-                site=site, indicator_year=indicator_year, code=definition.code, flag=flag,
-                definition=definition, numerator=numerator, denominator=denominator,
+                site=site,
+                indicator_year=indicator_year,
+                code=definition.code,
+                flag=flag,
+                definition=definition,
+                numerator=numerator,
+                denominator=denominator,
                 source_revision_id=source_revision_id,
             )
             log_entry_create(
-                actor=acting_user, obj=deviation, action="indicators.deviation.opened",
-                data={"numerator": numerator, "denominator": denominator,
-                      "revision": source_revision_id},
+                actor=acting_user,
+                obj=deviation,
+                action="indicators.deviation.opened",
+                data={"numerator": numerator, "denominator": denominator, "revision": source_revision_id},
             )
         else:
             changed = (
-                deviation.numerator != numerator or deviation.denominator != denominator
-                or not deviation.is_active or deviation.definition_id != definition.pk
+                deviation.numerator != numerator
+                or deviation.denominator != denominator
+                or not deviation.is_active
+                or deviation.definition_id != definition.pk
             )
             if not deviation.is_active:
                 log_entry_create(
-                    actor=acting_user, obj=deviation, action="indicators.deviation.reopened",
+                    actor=acting_user,
+                    obj=deviation,
+                    action="indicators.deviation.reopened",
                     data={"revision": source_revision_id},
                 )
             if changed or deviation.source_revision_id != source_revision_id:
@@ -177,7 +213,9 @@ def deviation_sync(
             deviation.justified_at = now
             deviation.save()
             log_entry_create(
-                actor=acting_user, obj=deviation, action="indicators.deviation.justified",
+                actor=acting_user,
+                obj=deviation,
+                action="indicators.deviation.justified",
                 data={"via": "datasheet", "revision": source_revision_id},
             )
         active.append(deviation)
@@ -188,7 +226,9 @@ def deviation_sync(
             deviation.source_revision_id = source_revision_id
             deviation.save()
             log_entry_create(
-                actor=acting_user, obj=deviation, action="indicators.deviation.closed",
+                actor=acting_user,
+                obj=deviation,
+                action="indicators.deviation.closed",
                 data={"revision": source_revision_id},
             )
     return active
@@ -230,9 +270,7 @@ def deviation_decide(
     deviation = Deviation.objects.select_for_update().get(pk=deviation.pk)
     if not user_can(acting_user, Action.DECIDE, deviation):
         raise ApplicationError(DeviationError.FORBIDDEN)
-    if decision not in DECISIONS or deviation.state not in (
-        DeviationState.OPEN, DeviationState.JUSTIFIED
-    ):
+    if decision not in DECISIONS or deviation.state not in (DeviationState.OPEN, DeviationState.JUSTIFIED):
         raise ApplicationError(DeviationError.WRONG_STATE)
     if decision == DeviationState.NONCONFORMITY and due_date is None:
         raise ApplicationError(DeviationError.DUE_DATE_REQUIRED)
@@ -243,7 +281,9 @@ def deviation_decide(
     deviation.decided_at = timezone.now()
     deviation.save()
     log_entry_create(
-        actor=acting_user, obj=deviation, action=f"indicators.deviation.{decision}",
+        actor=acting_user,
+        obj=deviation,
+        action=f"indicators.deviation.{decision}",
         data={"due_date": due_date.isoformat() if due_date else None},
     )
     return deviation

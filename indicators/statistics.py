@@ -126,9 +126,7 @@ def _has_corridor(rule: Rule) -> bool:
     return rule.corridor_lower is not None or rule.corridor_upper is not None
 
 
-def indicator_statistics(
-    values: Sequence[tuple[int, int | None]], rule: Rule
-) -> IndicatorStatistics:
+def indicator_statistics(values: Sequence[tuple[int, int | None]], rule: Rule) -> IndicatorStatistics:
     """Statistics of one indicator over the sites of one indicator year (SPEC §5).
 
     values: one ``(numerator, denominator)`` per site, non-negative integers; the
@@ -159,9 +157,7 @@ def indicator_statistics(
         site_values = [Fraction(num, den) for num, den in evaluable]  # den > 0 here
         total = None
         sum_den = sum(den for _num, den in evaluable if den)
-        pooled_rate = (
-            Fraction(sum(num for num, _den in evaluable), sum_den) if sum_den else None
-        )
+        pooled_rate = Fraction(sum(num for num, _den in evaluable), sum_den) if sum_den else None
         at_100 = sum(1 for num, den in evaluable if num == den)
 
     n_sites = len(evaluable)
@@ -172,9 +168,7 @@ def indicator_statistics(
         share = Fraction(meeting, n_sites) if n_sites else None
     inside: int | None = None
     if _has_corridor(rule):
-        inside = sum(
-            1 for num, den in evaluable if corridor_position(num, den, rule) == 0
-        )
+        inside = sum(1 for num, den in evaluable if corridor_position(num, den, rule) == 0)
 
     pct = percentiles(site_values)
     return IndicatorStatistics(

@@ -61,9 +61,7 @@ STATE_LABELS = dict(DeviationState.choices)
 
 def flag_badge(flag: str) -> str:
     """One flag as a coloured badge that also carries its text (never colour alone)."""
-    return format_html(
-        '<span class="badge badge--{}">{}</span>', flag, FLAG_LABELS.get(flag, flag)
-    )
+    return format_html('<span class="badge badge--{}">{}</span>', flag, FLAG_LABELS.get(flag, flag))
 
 
 def flag_badges(flags: list[str] | None, *, evaluated: bool = True) -> str:
@@ -77,9 +75,7 @@ def flag_badges(flags: list[str] | None, *, evaluated: bool = True) -> str:
 
 def state_badge(state: str) -> str:
     """A review state (SPEC §4) as a badge with text."""
-    return format_html(
-        '<span class="badge badge--state-{}">{}</span>', state, STATE_LABELS.get(state, state)
-    )
+    return format_html('<span class="badge badge--state-{}">{}</span>', state, STATE_LABELS.get(state, state))
 
 
 def active_badge(is_active: bool) -> str:
@@ -94,29 +90,43 @@ class DeviationTable(tables.Table):
     region_label = _("Deviations")
 
     site = tables.Column(
-        verbose_name=_("Site"), order_by=("site__registration_number",),
+        verbose_name=_("Site"),
+        order_by=("site__registration_number",),
         linkify=("centres:site_detail", {"pk": tables.A("site_id")}),
     )
     indicator_year = tables.Column(verbose_name=_("Indicator year"), localize=False)
     code = tables.Column(
-        verbose_name=_("KeZa"), linkify=("indicators:deviation_detail", {"pk": tables.A("pk")}),
+        verbose_name=_("KeZa"),
+        linkify=("indicators:deviation_detail", {"pk": tables.A("pk")}),
         attrs={"td": {"class": "nowrap"}},
     )
-    title = tables.Column(
-        verbose_name=_("Indicator"), accessor="definition__title", orderable=False
-    )
+    title = tables.Column(verbose_name=_("Indicator"), accessor="definition__title", orderable=False)
     flag = tables.Column(verbose_name=_("Flag"))
     numerator = tables.Column(verbose_name=_("Numerator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    denominator = tables.Column(verbose_name=_("Denominator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}, default=EMPTY)
-    rate = tables.Column(verbose_name=_("Rate"), orderable=False, empty_values=(), attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    denominator = tables.Column(
+        verbose_name=_("Denominator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}, default=EMPTY
+    )
+    rate = tables.Column(
+        verbose_name=_("Rate"), orderable=False, empty_values=(), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
     state = tables.Column(verbose_name=_("State"))
     is_active = tables.Column(verbose_name=_("Active"))
 
     class Meta:
         model = Deviation
         template_name = TABLE_TEMPLATE
-        fields = ("site", "indicator_year", "code", "title", "flag", "numerator",
-                  "denominator", "rate", "state", "is_active")
+        fields = (
+            "site",
+            "indicator_year",
+            "code",
+            "title",
+            "flag",
+            "numerator",
+            "denominator",
+            "rate",
+            "state",
+            "is_active",
+        )
         order_by = ("site", "-indicator_year", "code")
         empty_text = _("No deviations match the filter.")
 
@@ -165,11 +175,11 @@ class NationalStatsTable(tables.Table):
 
     region_label = _("National statistics")
 
-    code = tables.Column(verbose_name=_("KeZa"), accessor="definition__code", orderable=False,
-                         attrs={"td": {"class": "nowrap"}})
+    code = tables.Column(
+        verbose_name=_("KeZa"), accessor="definition__code", orderable=False, attrs={"td": {"class": "nowrap"}}
+    )
     title = tables.Column(verbose_name=_("Indicator"), accessor="definition__title", orderable=False)
-    n_sites = tables.Column(verbose_name=_("Sites"), accessor="statistics__n_sites",
-                            orderable=False, attrs=NUM)
+    n_sites = tables.Column(verbose_name=_("Sites"), accessor="statistics__n_sites", orderable=False, attrs=NUM)
     pooled = _StatColumn(verbose_name=_("Pooled rate / total"), accessor="statistics__pooled_rate")
     median = _StatColumn(verbose_name=_("Median"), accessor="statistics__median")
     minimum = _StatColumn(verbose_name=_("Min."), accessor="statistics__minimum")
@@ -178,16 +188,40 @@ class NationalStatsTable(tables.Table):
     p75 = _StatColumn(verbose_name=_("P75"), accessor="statistics__p75")
     p95 = _StatColumn(verbose_name=_("P95"), accessor="statistics__p95")
     maximum = _StatColumn(verbose_name=_("Max."), accessor="statistics__maximum")
-    target = tables.Column(verbose_name=_("Target"), accessor="definition__target_display",
-                           orderable=False, empty_values=(), attrs={"td": {"class": "nowrap"}})
-    meeting = tables.Column(verbose_name=_("Sites meeting target"), accessor="statistics__sites_meeting_target",
-                            orderable=False, empty_values=(), attrs=NUM)
-    corridor = tables.Column(verbose_name=_("Plausibility corridor"), accessor="definition__corridor_display",
-                             orderable=False, empty_values=(), attrs={"td": {"class": "nowrap"}})
-    inside = tables.Column(verbose_name=_("Sites inside corridor"), accessor="statistics__sites_inside_corridor",
-                           orderable=False, empty_values=(), attrs=NUM)
-    zero = tables.Column(verbose_name=_("Sites with numerator 0"),
-                         accessor="statistics__sites_with_zero_numerator", orderable=False, attrs=NUM)
+    target = tables.Column(
+        verbose_name=_("Target"),
+        accessor="definition__target_display",
+        orderable=False,
+        empty_values=(),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    meeting = tables.Column(
+        verbose_name=_("Sites meeting target"),
+        accessor="statistics__sites_meeting_target",
+        orderable=False,
+        empty_values=(),
+        attrs=NUM,
+    )
+    corridor = tables.Column(
+        verbose_name=_("Plausibility corridor"),
+        accessor="definition__corridor_display",
+        orderable=False,
+        empty_values=(),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    inside = tables.Column(
+        verbose_name=_("Sites inside corridor"),
+        accessor="statistics__sites_inside_corridor",
+        orderable=False,
+        empty_values=(),
+        attrs=NUM,
+    )
+    zero = tables.Column(
+        verbose_name=_("Sites with numerator 0"),
+        accessor="statistics__sites_with_zero_numerator",
+        orderable=False,
+        attrs=NUM,
+    )
 
     class Meta:
         template_name = TABLE_TEMPLATE

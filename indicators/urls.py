@@ -14,6 +14,5 @@ urlpatterns = [
     path("deviations/<int:pk>/resolve/", views.DeviationResolveView.as_view(), name="deviation_resolve"),
     path("national/", views.NationalView.as_view(), name="national"),
     path("national/<int:year>.json", views.NationalJSONView.as_view(), name="national_json"),
-    path("national/<int:year>/<str:code>/", views.NationalIndicatorView.as_view(),
-         name="national_indicator"),
+    path("national/<int:year>/<str:code>/", views.NationalIndicatorView.as_view(), name="national_indicator"),
 ]

@@ -135,8 +135,7 @@ class DeviationDetailView(PortalMixin, TemplateView):
             {
                 "entry": entry,
                 "label": LOG_ACTIONS.get(entry.action, entry.action),
-                "actor": (entry.actor.get_full_name() or entry.actor.get_username())
-                if entry.actor else _("system"),
+                "actor": (entry.actor.get_full_name() or entry.actor.get_username()) if entry.actor else _("system"),
                 "revision": (entry.data or {}).get("revision"),
                 "due_date": (entry.data or {}).get("due_date"),
             }
@@ -190,8 +189,11 @@ class DeviationDecideView(DeviationStepView):
 
     def perform(self, data: dict) -> None:
         deviation_decide(
-            deviation=self.deviation, decision=data["decision"], comment=data["comment"],
-            due_date=data["due_date"], acting_user=self.request.user,
+            deviation=self.deviation,
+            decision=data["decision"],
+            comment=data["comment"],
+            due_date=data["due_date"],
+            acting_user=self.request.user,
         )
 
 
@@ -269,8 +271,10 @@ class NationalIndicatorView(NationalMixin, TemplateView):
         facts = [
             (_("Sites with a value"), format_count(stats.n_reported)),
             (_("Evaluable sites"), format_count(stats.n_sites)),
-            (_("Total") if is_count else _("Pooled rate"),
-             format_count(stats.total) if is_count else format_percent(stats.pooled_rate)),
+            (
+                _("Total") if is_count else _("Pooled rate"),
+                format_count(stats.total) if is_count else format_percent(stats.pooled_rate),
+            ),
             (_("Median"), fmt(stats.median)),
             (_("Minimum – maximum"), f"{fmt(stats.minimum)} – {fmt(stats.maximum)}"),
             (_("5th / 95th percentile"), f"{fmt(stats.p5)} / {fmt(stats.p95)}"),
@@ -322,8 +326,7 @@ class NationalJSONView(NationalMixin, TemplateView):
         except (IndicatorYear.DoesNotExist, IndicatorDefinition.DoesNotExist) as exc:
             raise Http404(str(exc)) from exc
         payload = {"indicator_year": year, "indicators": [_row_json(r) for r in rows]}
-        return JsonResponse(payload, encoder=StatsJSONEncoder,
-                            json_dumps_params={"ensure_ascii": False, "indent": 2})
+        return JsonResponse(payload, encoder=StatsJSONEncoder, json_dumps_params={"ensure_ascii": False, "indent": 2})
 
 
 def _row_json(row) -> dict:
@@ -339,6 +342,7 @@ def _row_json(row) -> dict:
         "kind": d.kind,
         "target": {"op": d.target_op, "value": d.target_value} if d.target_op else None,
         "corridor": {"lower": d.corridor_lower, "upper": d.corridor_upper}
-        if d.corridor_lower is not None or d.corridor_upper is not None else None,
+        if d.corridor_lower is not None or d.corridor_upper is not None
+        else None,
         "statistics": data,
     }

@@ -29,19 +29,14 @@ if not SECRET_KEY:
     # pytest sets PYTEST_VERSION; tests run with an insecure throw-away key.
     if not DEBUG and not env_bool("QIPORTAL_ALLOW_INSECURE_KEY") and not os.environ.get("PYTEST_VERSION"):
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off "
-            "(set DEBUG=1 or QIPORTAL_ALLOW_INSECURE_KEY=1 for local use)."
+            "SECRET_KEY must be set when DEBUG is off (set DEBUG=1 or QIPORTAL_ALLOW_INSECURE_KEY=1 for local use)."
         )
     SECRET_KEY = "insecure-local-development-key-not-for-production"
 
 ALLOWED_HOSTS = [
-    h.strip()
-    for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
-    if h.strip()
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()
 ]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,11 +93,7 @@ WSGI_APPLICATION = "qiportal.wsgi.application"
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 _sqlite_path = DATA_DIR / "qiportal.sqlite3"
-DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL", default=f"sqlite:///{_sqlite_path}", conn_max_age=0
-    )
-}
+DATABASES = {"default": dj_database_url.config(env="DATABASE_URL", default=f"sqlite:///{_sqlite_path}", conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A local worker and the web server share the file: wait for locks, WAL mode.
     DATABASES["default"]["OPTIONS"] = {
@@ -143,9 +134,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 if DEBUG or os.environ.get("PYTEST_VERSION"):
-    STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    }
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # Uploads: the Datenblatt limit is 5 MB (SPEC §2); the request may carry a little more.
 DATASHEET_MAX_BYTES = 5 * 1024 * 1024

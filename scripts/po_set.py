@@ -31,7 +31,7 @@ def main(path: str) -> int:
         end = start + 1
         while end < len(lines) and lines[end].startswith('"'):
             end += 1
-        msgid = unquote_block([lines[start][6:], *lines[start + 1:end]])
+        msgid = unquote_block([lines[start][6:], *lines[start + 1 : end]])
         if msgid not in wanted:
             continue
         head = [line for line in lines[:start] if not line.startswith("#|")]

@@ -212,9 +212,7 @@ def _flag_table(catalogue, sheets, year):
     for sheet in sheets.values():
         for d in version["definitions"]:
             num, den = sheet_value(sheet, d)
-            flags = [
-                f for f in domain.evaluate(num, den, definition_rule(d)) if f != domain.Flag.NOT_EVALUABLE
-            ]
+            flags = [f for f in domain.evaluate(num, den, definition_rule(d)) if f != domain.Flag.NOT_EVALUABLE]
             rows.append((d["code"], flags, sheet.indicators[d["code"]][2]))
     return rows
 

@@ -33,20 +33,51 @@ def definition(code: str = "2a", version: str = "KJ2024") -> IndicatorDefinition
     return IndicatorDefinition.objects.get(version_id=version, code=code)
 
 
-def make_deviation(site, *, code="2a", flag=Flag.TARGET_NOT_MET, state=DeviationState.OPEN,
-                   year=YEAR, numerator=18, denominator=20, is_active=True) -> Deviation:
+def make_deviation(
+    site,
+    *,
+    code="2a",
+    flag=Flag.TARGET_NOT_MET,
+    state=DeviationState.OPEN,
+    year=YEAR,
+    numerator=18,
+    denominator=20,
+    is_active=True,
+) -> Deviation:
     return Deviation.objects.create(
-        site=site, indicator_year=year, code=code, flag=flag, definition=definition(code),
-        state=state, numerator=numerator, denominator=denominator, is_active=is_active,
+        site=site,
+        indicator_year=year,
+        code=code,
+        flag=flag,
+        definition=definition(code),
+        state=state,
+        numerator=numerator,
+        denominator=denominator,
+        is_active=is_active,
     )
 
 
-def make_revision(site, user=None, *, status=RevisionStatus.EVALUATED, errors=None,
-                  name="Datenblatt.xlsx", file="datasheets/test.xlsx") -> DatasheetRevision:
+def make_revision(
+    site,
+    user=None,
+    *,
+    status=RevisionStatus.EVALUATED,
+    errors=None,
+    name="Datenblatt.xlsx",
+    file="datasheets/test.xlsx",
+) -> DatasheetRevision:
     return DatasheetRevision.objects.create(
-        uploaded_by=user, file=file, original_name=name, size=1234, sha256="0" * 64,
-        expected_site=site, site=site, indicator_year=YEAR, catalogue_version_id="KJ2024",
-        status=status, errors=errors or [],
+        uploaded_by=user,
+        file=file,
+        original_name=name,
+        size=1234,
+        sha256="0" * 64,
+        expected_site=site,
+        site=site,
+        indicator_year=YEAR,
+        catalogue_version_id="KJ2024",
+        status=status,
+        errors=errors or [],
     )
 
 
@@ -71,11 +102,17 @@ def messages_of(response) -> list[str]:
 # ------------------------------------------------------------------- anonymous, CSP
 
 
-@pytest.mark.parametrize("name,args", [
-    ("home", []), ("centres:site_list", []), ("datasheets:revision_list", []),
-    ("indicators:deviation_list", []), ("indicators:national", []),
-    ("datasheets:upload", []),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("home", []),
+        ("centres:site_list", []),
+        ("datasheets:revision_list", []),
+        ("indicators:deviation_list", []),
+        ("indicators:national", []),
+        ("datasheets:upload", []),
+    ],
+)
 def test_anonymous_is_redirected_to_login(client, db, name, args):
     response = client.get(reverse(name, args=args))
     assert response.status_code == 302
@@ -115,8 +152,12 @@ def test_pages_have_no_inline_script_or_style(client, catalogue, coordinator, si
     make_deviation(site_a)
     make_revision(site_a, coordinator, status=RevisionStatus.PENDING)
     logged_in(client, coordinator)
-    for url in [reverse("home"), reverse("centres:site_detail", args=[site_a.pk]),
-                reverse("indicators:deviation_list"), reverse("datasheets:revision_list")]:
+    for url in [
+        reverse("home"),
+        reverse("centres:site_detail", args=[site_a.pk]),
+        reverse("indicators:deviation_list"),
+        reverse("datasheets:revision_list"),
+    ]:
         response = client.get(url)
         assert response.status_code == 200
         assert "Content-Security-Policy" in response
@@ -130,8 +171,7 @@ def test_pages_have_no_inline_script_or_style(client, catalogue, coordinator, si
 
 
 @pytest.mark.parametrize("who", ["coordinator", "auditor", "commission", "office"])
-def test_home_answers_for_every_role(client, catalogue, site_a, site_b, request, who,
-                                     django_assert_max_num_queries):
+def test_home_answers_for_every_role(client, catalogue, site_a, site_b, request, who, django_assert_max_num_queries):
     user = request.getfixturevalue(who)
     make_deviation(site_a)
     logged_in(client, user)
@@ -246,8 +286,9 @@ def test_template_download_returns_xlsx(client, catalogue, coordinator, site_a):
     assert response.content[:2] == b"PK"
 
 
-def test_template_download_forbidden_for_auditor_404_for_other_site(client, catalogue, auditor,
-                                                                     coordinator, site_a, site_b):
+def test_template_download_forbidden_for_auditor_404_for_other_site(
+    client, catalogue, auditor, coordinator, site_a, site_b
+):
     url_a = reverse("datasheets:template_download", args=[site_a.pk])
     assert logged_in(client, auditor).get(url_a, {"indicator_year": YEAR}).status_code == 403
     url_b = reverse("datasheets:template_download", args=[site_b.pk])
@@ -256,7 +297,8 @@ def test_template_download_forbidden_for_auditor_404_for_other_site(client, cata
 
 def test_template_download_unknown_year_redirects_with_message(client, catalogue, coordinator, site_a):
     response = logged_in(client, coordinator).get(
-        reverse("datasheets:template_download", args=[site_a.pk]), {"indicator_year": 1990},
+        reverse("datasheets:template_download", args=[site_a.pk]),
+        {"indicator_year": 1990},
         follow=True,
     )
     assert response.status_code == 200
@@ -284,9 +326,7 @@ def test_upload_without_file_answers_200_with_message(client, catalogue, coordin
 
 def test_upload_for_other_centres_site_is_refused(client, catalogue, coordinator, site_a, site_b):
     upload = ContentFile(b"PK\x03\x04 not really", name="x.xlsx")
-    response = logged_in(client, coordinator).post(
-        reverse("datasheets:upload"), {"site": site_b.pk, "file": upload}
-    )
+    response = logged_in(client, coordinator).post(reverse("datasheets:upload"), {"site": site_b.pk, "file": upload})
     assert response.status_code == 200
     assert "site" in response.context["form"].errors
     assert not DatasheetRevision.objects.exists()
@@ -295,16 +335,15 @@ def test_upload_for_other_centres_site_is_refused(client, catalogue, coordinator
 def test_upload_too_large_is_refused(client, catalogue, coordinator, site_a, settings):
     settings.DATASHEET_MAX_BYTES = 10
     upload = ContentFile(b"x" * 100, name="big.xlsx")
-    response = logged_in(client, coordinator).post(
-        reverse("datasheets:upload"), {"site": site_a.pk, "file": upload}
-    )
+    response = logged_in(client, coordinator).post(reverse("datasheets:upload"), {"site": site_a.pk, "file": upload})
     assert response.status_code == 200
     assert response.context["form"].errors.as_data()["file"][0].code == "file_too_large"
     assert not DatasheetRevision.objects.exists()
 
 
-def test_upload_stores_revision_and_redirects(client, catalogue, coordinator, site_a, settings,
-                                              tmp_path, django_capture_on_commit_callbacks):
+def test_upload_stores_revision_and_redirects(
+    client, catalogue, coordinator, site_a, settings, tmp_path, django_capture_on_commit_callbacks
+):
     from datasheets.services import datasheet_template_build
 
     settings.MEDIA_ROOT = tmp_path
@@ -325,7 +364,7 @@ def test_upload_stores_revision_and_redirects(client, catalogue, coordinator, si
     assert page.status_code == 200
     first = page.context["errors"][0]
     assert re.fullmatch(r"\w+![A-Z]+\d+", first["place"]) and first["code"] == "required"
-    assert f'{first["place"]}</span>: <code>[required]</code>' in page.content.decode()
+    assert f"{first['place']}</span>: <code>[required]</code>" in page.content.decode()
     download = client.get(reverse("datasheets:revision_file", args=[revision.pk]))
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == content
@@ -356,14 +395,22 @@ def test_revision_list_is_scoped_and_filters(client, catalogue, coordinator, sit
     assert [r.pk for r in response.context["table"].data] == [failed.pk]
 
 
-def test_revision_detail_shows_values_in_german_format(client, catalogue, coordinator, site_a,
-                                                       django_assert_max_num_queries):
+def test_revision_detail_shows_values_in_german_format(
+    client, catalogue, coordinator, site_a, django_assert_max_num_queries
+):
     revision = make_revision(site_a, coordinator)
-    IndicatorValue.objects.create(revision=revision, definition=definition("2a"), numerator=19,
-                                  denominator=20, flags=[], evaluated=True)
-    IndicatorValue.objects.create(revision=revision, definition=definition("2b"), numerator=2,
-                                  denominator=3, flags=[Flag.TARGET_NOT_MET], evaluated=True,
-                                  justification="Kleine Fallzahl")
+    IndicatorValue.objects.create(
+        revision=revision, definition=definition("2a"), numerator=19, denominator=20, flags=[], evaluated=True
+    )
+    IndicatorValue.objects.create(
+        revision=revision,
+        definition=definition("2b"),
+        numerator=2,
+        denominator=3,
+        flags=[Flag.TARGET_NOT_MET],
+        evaluated=True,
+        justification="Kleine Fallzahl",
+    )
     logged_in(client, coordinator)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(reverse("datasheets:revision_detail", args=[revision.pk]))
@@ -374,9 +421,16 @@ def test_revision_detail_shows_values_in_german_format(client, catalogue, coordi
 
 
 def test_revision_detail_lists_located_errors(client, catalogue, coordinator, site_a):
-    errors = [{"sheet": "Kennzahlen", "cell": "C12", "code": "not_integer",
-               "message": "'x' is not a whole number.", "message_de": "„x“ ist keine ganze Zahl.",
-               "message_en": "'x' is not a whole number."}]
+    errors = [
+        {
+            "sheet": "Kennzahlen",
+            "cell": "C12",
+            "code": "not_integer",
+            "message": "'x' is not a whole number.",
+            "message_de": "„x“ ist keine ganze Zahl.",
+            "message_en": "'x' is not a whole number.",
+        }
+    ]
     revision = make_revision(site_a, coordinator, status=RevisionStatus.FAILED, errors=errors)
     response = logged_in(client, coordinator).get(reverse("datasheets:revision_detail", args=[revision.pk]))
     body = response.content.decode()
@@ -408,8 +462,9 @@ def test_coordinator_gets_404_for_other_centres_revision(client, catalogue, coor
 
 def test_revision_report_is_json(client, catalogue, coordinator, site_a):
     revision = make_revision(site_a, coordinator)
-    IndicatorValue.objects.create(revision=revision, definition=definition("2a"), numerator=19,
-                                  denominator=20, flags=[], evaluated=True)
+    IndicatorValue.objects.create(
+        revision=revision, definition=definition("2a"), numerator=19, denominator=20, flags=[], evaluated=True
+    )
     response = logged_in(client, coordinator).get(reverse("datasheets:revision_report", args=[revision.pk]))
     assert response.status_code == 200
     data = json.loads(response.content)
@@ -451,12 +506,15 @@ def test_deviation_list_is_scoped_filtered_and_sortable(client, catalogue, coord
     assert [d.pk for d in response.context["table"].data] == [open_a.pk]
 
 
-def test_deviation_detail_shows_history(client, catalogue, coordinator, site_a,
-                                        django_assert_max_num_queries):
+def test_deviation_detail_shows_history(client, catalogue, coordinator, site_a, django_assert_max_num_queries):
     deviation = make_deviation(site_a)
-    LogEntry.objects.create(actor=None, action="indicators.deviation.opened",
-                            content_type=ContentType.objects.get_for_model(Deviation),
-                            object_id=deviation.pk, data={"revision": None})
+    LogEntry.objects.create(
+        actor=None,
+        action="indicators.deviation.opened",
+        content_type=ContentType.objects.get_for_model(Deviation),
+        object_id=deviation.pk,
+        data={"revision": None},
+    )
     logged_in(client, coordinator)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(reverse("indicators:deviation_detail", args=[deviation.pk]))
@@ -477,9 +535,11 @@ def test_coordinator_gets_404_for_other_centres_deviation(client, catalogue, coo
 
 
 def _log_actions(deviation) -> list[str]:
-    return list(LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Deviation), object_id=deviation.pk
-    ).values_list("action", flat=True))
+    return list(
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Deviation), object_id=deviation.pk
+        ).values_list("action", flat=True)
+    )
 
 
 def test_coordinator_justifies_deviation(client, catalogue, coordinator, site_a):
@@ -577,9 +637,15 @@ def _national_data(n_sites: int, year: int = YEAR) -> None:
     for i, site in enumerate(sites):
         for d in defs:
             denominator = None if d.is_count else 20
-            rows.append(Evaluation(site=site, indicator_year=year, definition=d,
-                                   numerator=80 + i if d.is_count else 15 + (i % 6),
-                                   denominator=denominator))
+            rows.append(
+                Evaluation(
+                    site=site,
+                    indicator_year=year,
+                    definition=d,
+                    numerator=80 + i if d.is_count else 15 + (i % 6),
+                    denominator=denominator,
+                )
+            )
     Evaluation.objects.bulk_create(rows)
 
 
@@ -609,8 +675,13 @@ def test_national_page_query_count_is_constant(client, catalogue, commission):
 def test_national_statistics_in_german_format(client, catalogue, commission):
     site_rows = [(19, 20), (17, 20)]  # 95 % and 85 %: pooled 90,0 %
     for numerator, denominator in site_rows:
-        Evaluation.objects.create(site=SiteFactory(), indicator_year=YEAR, definition=definition("2a"),
-                                  numerator=numerator, denominator=denominator)
+        Evaluation.objects.create(
+            site=SiteFactory(),
+            indicator_year=YEAR,
+            definition=definition("2a"),
+            numerator=numerator,
+            denominator=denominator,
+        )
     response = logged_in(client, commission).get(reverse("indicators:national"), {"indicator_year": YEAR})
     rows = {r.definition.code: r for r in response.context["table"].data}
     assert rows["2a"].statistics.n_sites == 2
@@ -618,8 +689,7 @@ def test_national_statistics_in_german_format(client, catalogue, commission):
     assert "90,0\u00a0%" in body and "1 (50,0\u00a0%)" in body
 
 
-def test_national_indicator_page_with_charts(client, catalogue, commission,
-                                             django_assert_max_num_queries):
+def test_national_indicator_page_with_charts(client, catalogue, commission, django_assert_max_num_queries):
     _national_data(5)
     _national_data(4, year=2022)
     logged_in(client, commission)
@@ -644,11 +714,10 @@ def test_national_indicator_unknown_code_is_404(client, catalogue, commission):
 
 
 def test_national_json(client, catalogue, commission):
-    Evaluation.objects.create(site=SiteFactory(), indicator_year=YEAR, definition=definition("2a"),
-                              numerator=19, denominator=20)
-    response = logged_in(client, commission).get(
-        reverse("indicators:national_json", args=[YEAR]), {"code": "2a"}
+    Evaluation.objects.create(
+        site=SiteFactory(), indicator_year=YEAR, definition=definition("2a"), numerator=19, denominator=20
     )
+    response = logged_in(client, commission).get(reverse("indicators:national_json", args=[YEAR]), {"code": "2a"})
     assert response.status_code == 200
     data = json.loads(response.content)
     (row,) = data["indicators"]

@@ -95,9 +95,15 @@ def heavy_shared_strings(content: bytes, extra: int = 99_000, length: int = 320)
         for name in names:
             data = source.read(name)
             if name == "[Content_Types].xml" and b"sharedStrings" not in data:
-                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
             if name == "xl/_rels/workbook.xml.rels" and b"sharedStrings" not in data:
-                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdQipSST" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdQipSST" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+                )
             target.writestr(name, data)
         if "xl/sharedStrings.xml" not in names:
             target.writestr("xl/sharedStrings.xml", shared)

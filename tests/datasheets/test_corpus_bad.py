@@ -24,10 +24,25 @@ from indicators.models import Deviation, Evaluation
 DATA = Path(__file__).resolve().parents[1] / "data" / "datasheets"
 MANIFEST = json.loads((DATA / "bad" / "manifest.json").read_text(encoding="utf-8"))
 SPEC_CODES = {
-    "file_type", "file_too_large", "unsafe_content", "sheet_missing", "label_missing", "template_unknown",
-    "catalogue_mismatch", "site_unknown", "site_forbidden", "year_mismatch", "required", "not_integer",
-    "negative", "too_large", "numerator_gt_denominator", "denominator_mismatch", "total_mismatch",
-    "reconstruction_sum", "text_too_long",
+    "file_type",
+    "file_too_large",
+    "unsafe_content",
+    "sheet_missing",
+    "label_missing",
+    "template_unknown",
+    "catalogue_mismatch",
+    "site_unknown",
+    "site_forbidden",
+    "year_mismatch",
+    "required",
+    "not_integer",
+    "negative",
+    "too_large",
+    "numerator_gt_denominator",
+    "denominator_mismatch",
+    "total_mismatch",
+    "reconstruction_sum",
+    "text_too_long",
 }
 
 
@@ -49,7 +64,12 @@ def content_of(name: str) -> bytes:
 
 
 def _counts() -> tuple[int, ...]:
-    return (BaseDataValue.objects.count(), IndicatorValue.objects.count(), Evaluation.objects.count(), Deviation.objects.count())
+    return (
+        BaseDataValue.objects.count(),
+        IndicatorValue.objects.count(),
+        Evaluation.objects.count(),
+        Deviation.objects.count(),
+    )
 
 
 def _triples(errors) -> list[list[str]]:

@@ -14,15 +14,22 @@ from tests.datasheets.helpers import consistent_values, edit_workbook
 
 def _content(site, n20):
     layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
-    _n, content = datasheet_template_build(site=site, indicator_year=2022, values=consistent_values(layout, justify=False))
-    return edit_workbook(content, {
-        ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): n20,
-        ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 20,
-    })
+    _n, content = datasheet_template_build(
+        site=site, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
+    return edit_workbook(
+        content,
+        {
+            ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): n20,
+            ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 20,
+        },
+    )
 
 
 def _upload(client, site, content, name="ds.xlsx"):
-    return client.post(reverse("datasheets:upload"), {"site": site.pk, "file": SimpleUploadedFile(name, content)}, follow=True)
+    return client.post(
+        reverse("datasheets:upload"), {"site": site.pk, "file": SimpleUploadedFile(name, content)}, follow=True
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -55,7 +55,27 @@ cell_values = st.one_of(
     st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(9999, 12, 31)),
     st.text(max_size=40).map(excel_text),
     st.text(max_size=2100, alphabet=st.characters(codec="utf-8")).map(excel_text),
-    st.sampled_from(["=1+1", "=SUM(A1:A3)", "12", " 12 ", "12,5", "1.200", "-3", "#DIV/0!", "#N/A", "#REF!", "١٢", "１２", "1e3", "0x10", "\u00a012\u00a0", "KHT-A01", "2022"]),
+    st.sampled_from(
+        [
+            "=1+1",
+            "=SUM(A1:A3)",
+            "12",
+            " 12 ",
+            "12,5",
+            "1.200",
+            "-3",
+            "#DIV/0!",
+            "#N/A",
+            "#REF!",
+            "١٢",
+            "１２",
+            "1e3",
+            "0x10",
+            "\u00a012\u00a0",
+            "KHT-A01",
+            "2022",
+        ]
+    ),
 )
 
 
@@ -146,11 +166,13 @@ def test_a_part_replaced_by_garbage_never_raises(catalogue, data):
         parts = [(i.filename, zf.read(i)) for i in zf.infolist()]
     index = data.draw(st.integers(0, len(parts) - 1))
     name, old = parts[index]
-    new = data.draw(st.one_of(
-        st.binary(max_size=2048),
-        st.integers(0, len(old)).map(lambda n: old[:n]),
-        st.text(max_size=200).map(lambda t: old.replace(b"</", t.encode("utf-8") + b"</", 1)),
-    ))
+    new = data.draw(
+        st.one_of(
+            st.binary(max_size=2048),
+            st.integers(0, len(old)).map(lambda n: old[:n]),
+            st.text(max_size=200).map(lambda t: old.replace(b"</", t.encode("utf-8") + b"</", 1)),
+        )
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, (part, blob) in enumerate(parts):

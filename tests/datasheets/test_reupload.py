@@ -13,8 +13,12 @@ from tests.datasheets.helpers import consistent_values, edit_workbook
 
 
 def _upload(site, user, layout, edits):
-    _n, content = datasheet_template_build(site=site, indicator_year=2022, values=consistent_values(layout, justify=False))
-    revision = datasheet_upload(content=edit_workbook(content, edits), filename="ds.xlsx", acting_user=user, expected_site=site)
+    _n, content = datasheet_template_build(
+        site=site, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
+    revision = datasheet_upload(
+        content=edit_workbook(content, edits), filename="ds.xlsx", acting_user=user, expected_site=site
+    )
     revision.refresh_from_db()
     if revision.awaiting_confirmation:  # a replacement waits for the preview's confirmation
         revision_confirm(revision=revision, acting_user=user)
@@ -35,7 +39,12 @@ def test_corrected_reupload_closes_and_keeps_review(catalogue, site_a, coordinat
     n_before = Deviation.objects.count()
 
     # Same flag again with a justification: the record stays, nothing duplicated, review kept.
-    second = _upload(site_a, coordinator, layout, {("Kennzahlen", num): 6, ("Kennzahlen", den): 20, ("Kennzahlen", just): "Personalwechsel"})
+    second = _upload(
+        site_a,
+        coordinator,
+        layout,
+        {("Kennzahlen", num): 6, ("Kennzahlen", den): 20, ("Kennzahlen", just): "Personalwechsel"},
+    )
     assert Deviation.objects.count() == n_before
     deviation.refresh_from_db()
     assert deviation.is_active and deviation.state == "note" and deviation.numerator == 6
@@ -55,5 +64,14 @@ def test_corrected_reupload_closes_and_keeps_review(catalogue, site_a, coordinat
     _upload(site_a, coordinator, layout, {("Kennzahlen", num): 1, ("Kennzahlen", den): 20})
     deviation.refresh_from_db()
     assert deviation.is_active and deviation.closed_at is None
-    actions = list(LogEntry.objects.filter(object_id=deviation.pk, content_type__model="deviation").values_list("action", flat=True))
-    assert actions == ["indicators.deviation.opened", "indicators.deviation.note", "indicators.deviation.closed", "indicators.deviation.reopened"]
+    actions = list(
+        LogEntry.objects.filter(object_id=deviation.pk, content_type__model="deviation").values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == [
+        "indicators.deviation.opened",
+        "indicators.deviation.note",
+        "indicators.deviation.closed",
+        "indicators.deviation.reopened",
+    ]

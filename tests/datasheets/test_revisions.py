@@ -30,11 +30,16 @@ def layout(catalogue):
 
 
 def _sheet(site, layout, kz20=(15, 20)):
-    _n, content = datasheet_template_build(site=site, indicator_year=2022, values=consistent_values(layout, justify=False))
-    return edit_workbook(content, {
-        ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): kz20[0],
-        ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): kz20[1],
-    })
+    _n, content = datasheet_template_build(
+        site=site, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
+    return edit_workbook(
+        content,
+        {
+            ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): kz20[0],
+            ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): kz20[1],
+        },
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,8 +56,12 @@ def test_same_bytes_create_no_new_revision(layout, site_a, coordinator):
 
 @pytest.mark.django_db(transaction=True)
 def test_replacement_waits_for_confirmation_with_a_preview(layout, site_a, coordinator):
-    first = datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
-    second = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    first = datasheet_upload(
+        content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
+    second = datasheet_upload(
+        content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == "evaluated" and first.is_current
@@ -62,7 +71,10 @@ def test_replacement_waits_for_confirmation_with_a_preview(layout, site_a, coord
     assert not Deviation.objects.filter(code="20").exists()
 
     changes = [r for r in revision_diff(second) if r.changed]
-    assert [(r.code, r.old_numerator, r.new_numerator, r.old_denominator, r.new_denominator, r.flags_added, r.flags_removed) for r in changes] == [
+    assert [
+        (r.code, r.old_numerator, r.new_numerator, r.old_denominator, r.new_denominator, r.flags_added, r.flags_removed)
+        for r in changes
+    ] == [
         ("20", 15, 5, 20, 20, ("implausible_low",), ()),
     ]
 
@@ -77,8 +89,12 @@ def test_replacement_waits_for_confirmation_with_a_preview(layout, site_a, coord
 
 @pytest.mark.django_db(transaction=True)
 def test_discard_keeps_the_current_revision(layout, site_a, coordinator, coordinator_b):
-    first = datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
-    second = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    first = datasheet_upload(
+        content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
+    second = datasheet_upload(
+        content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     second.refresh_from_db()
     with pytest.raises(ApplicationError) as forbidden:
         revision_confirm(revision=second, acting_user=coordinator_b)
@@ -92,7 +108,9 @@ def test_discard_keeps_the_current_revision(layout, site_a, coordinator, coordin
         revision_confirm(revision=second, acting_user=coordinator)
     assert wrong_state.value.code == "wrong_state"
     # Discarded bytes may be uploaded again as a new revision.
-    third = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    third = datasheet_upload(
+        content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     assert third.pk != second.pk and not third.duplicate
 
 
@@ -100,9 +118,15 @@ def test_discard_keeps_the_current_revision(layout, site_a, coordinator, coordin
 def test_last_confirmed_revision_wins_whatever_order_the_tasks_run(layout, site_a, coordinator, monkeypatch):
     from datasheets import tasks
 
-    datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
-    b = datasheet_upload(content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
-    c = datasheet_upload(content=_sheet(site_a, layout, (12, 20)), filename="c.xlsx", acting_user=coordinator, expected_site=site_a)
+    datasheet_upload(
+        content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
+    b = datasheet_upload(
+        content=_sheet(site_a, layout, (5, 20)), filename="b.xlsx", acting_user=coordinator, expected_site=site_a
+    )
+    c = datasheet_upload(
+        content=_sheet(site_a, layout, (12, 20)), filename="c.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     queued: list[int] = []
     monkeypatch.setattr(tasks.revision_evaluate_task, "delay_on_commit", queued.append)
     revision_confirm(revision=b, acting_user=coordinator)
@@ -122,7 +146,9 @@ def test_last_confirmed_revision_wins_whatever_order_the_tasks_run(layout, site_
 
 @pytest.mark.django_db(transaction=True)
 def test_command_line_dry_run_writes_nothing_and_shows_changes(layout, site_a, coordinator, tmp_path):
-    datasheet_upload(content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    datasheet_upload(
+        content=_sheet(site_a, layout, (15, 20)), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     path = tmp_path / "b.xlsx"
     path.write_bytes(_sheet(site_a, layout, (5, 20)))
     counts = (DatasheetRevision.objects.count(), IndicatorValue.objects.count(), LogEntry.objects.count())
@@ -131,7 +157,9 @@ def test_command_line_dry_run_writes_nothing_and_shows_changes(layout, site_a, c
     report = json.loads(out.getvalue())
     assert (DatasheetRevision.objects.count(), IndicatorValue.objects.count(), LogEntry.objects.count()) == counts
     assert report["revision"] is None and report["status"] == "valid"
-    assert [(c["code"], c["old_numerator"], c["new_numerator"], c["flags_added"]) for c in report["changes"]] == [("20", 15, 5, ["implausible_low"])]
+    assert [(c["code"], c["old_numerator"], c["new_numerator"], c["flags_added"]) for c in report["changes"]] == [
+        ("20", 15, 5, ["implausible_low"])
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -144,17 +172,25 @@ def test_validation_task_returns_the_structured_report(layout, site_a, coordinat
     assert DatasheetRevision.objects.get(pk=revision.pk).status == "pending"
     result = tasks.revision_validate_task.apply((revision.pk,)).get()
     assert result["revision"] == revision.pk and result["status"] == "failed"
-    assert [(e["sheet"], e["cell"], e["code"]) for e in result["errors"]] == [("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR), "not_integer")]
+    assert [(e["sheet"], e["cell"], e["code"]) for e in result["errors"]] == [
+        ("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR), "not_integer")
+    ]
     assert json.loads(json.dumps(result)) == result
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_validation_that_dies_fails_its_revision_instead_of_pending_for_ever(layout, site_a, coordinator, monkeypatch):
+def test_a_validation_that_dies_fails_its_revision_instead_of_pending_for_ever(
+    layout, site_a, coordinator, monkeypatch
+):
     from datasheets import tasks
 
     sent: list[dict] = []
-    monkeypatch.setattr(tasks.revision_validate_task, "apply_async", lambda args, **options: sent.append({"args": args, **options}))
-    revision = datasheet_upload(content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    monkeypatch.setattr(
+        tasks.revision_validate_task, "apply_async", lambda args, **options: sent.append({"args": args, **options})
+    )
+    revision = datasheet_upload(
+        content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     assert len(sent) == 1
     errback = sent[0]["link_error"]
     assert errback.task == tasks.revision_abort_task.name and tuple(errback.args) == (revision.pk,)
@@ -171,7 +207,9 @@ def test_a_validation_that_dies_fails_its_revision_instead_of_pending_for_ever(l
 def test_abort_leaves_a_finished_revision_alone(layout, site_a, coordinator):
     from datasheets.tasks import revision_abort_task
 
-    revision = datasheet_upload(content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    revision = datasheet_upload(
+        content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
+    )
     revision.refresh_from_db()
     assert revision.status == "evaluated"
     revision_abort_task.apply((revision.pk,))

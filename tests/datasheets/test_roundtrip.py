@@ -58,10 +58,22 @@ def test_running_tasks_twice_changes_nothing(catalogue, site_a, coordinator):
     from datasheets.services import revision_evaluate, revision_validate
 
     layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
-    _n, content = datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False))
+    _n, content = datasheet_template_build(
+        site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
     revision = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
-    counts = (IndicatorValue.objects.count(), Deviation.objects.count(), Evaluation.objects.count(), LogEntry.objects.count())
+    counts = (
+        IndicatorValue.objects.count(),
+        Deviation.objects.count(),
+        Evaluation.objects.count(),
+        LogEntry.objects.count(),
+    )
     revision_validate(revision_id=revision.pk)
     revision_evaluate(revision_id=revision.pk)
-    assert (IndicatorValue.objects.count(), Deviation.objects.count(), Evaluation.objects.count(), LogEntry.objects.count()) == counts
+    assert (
+        IndicatorValue.objects.count(),
+        Deviation.objects.count(),
+        Evaluation.objects.count(),
+        LogEntry.objects.count(),
+    ) == counts
     assert DatasheetRevision.objects.get(pk=revision.pk).status == RevisionStatus.EVALUATED

@@ -34,7 +34,10 @@ def _codes(errors):
 @pytest.mark.django_db
 def test_numerator_greater_than_denominator_is_located(kj2022, site_a, coordinator):
     cell = kj2022.indicator_cell("12", IND_NUMERATOR)
-    content = edit_workbook(_filled(site_a, kj2022), {("Kennzahlen", cell): 21, ("Kennzahlen", kj2022.indicator_cell("12", IND_DENOMINATOR)): 20})
+    content = edit_workbook(
+        _filled(site_a, kj2022),
+        {("Kennzahlen", cell): 21, ("Kennzahlen", kj2022.indicator_cell("12", IND_DENOMINATOR)): 20},
+    )
     errors, _w, _f = datasheet_check(content=content, acting_user=coordinator)
     assert _codes(errors) == [("Kennzahlen", cell, "numerator_gt_denominator")]
     assert "Zähler 21 ist größer als Nenner 20" in errors[0].message_de
@@ -44,7 +47,13 @@ def test_numerator_greater_than_denominator_is_located(kj2022, site_a, coordinat
 @pytest.mark.django_db
 def test_study_rate_may_exceed_denominator_because_it_counts_events(kj2022, site_a, coordinator):
     primary = kj2022.primary_cases(consistent_values(kj2022).base)
-    content = edit_workbook(_filled(site_a, kj2022), {("Kennzahlen", kj2022.indicator_cell("5", IND_NUMERATOR)): primary + 5, ("Kennzahlen", kj2022.indicator_cell("5", IND_JUSTIFICATION)): "Viele Studien"})
+    content = edit_workbook(
+        _filled(site_a, kj2022),
+        {
+            ("Kennzahlen", kj2022.indicator_cell("5", IND_NUMERATOR)): primary + 5,
+            ("Kennzahlen", kj2022.indicator_cell("5", IND_JUSTIFICATION)): "Viele Studien",
+        },
+    )
     errors, _w, facts = datasheet_check(content=content, acting_user=coordinator)
     assert errors == []
     entry = facts["values"].indicators["5"]
@@ -73,7 +82,9 @@ def test_typed_totals_must_match_their_sums(kj2022, site_a, coordinator):
     grand_total = kj2022.base_cell("total")
     content = edit_workbook(_filled(site_a, kj2022), {("Basisdaten", row_total): 999, ("Basisdaten", grand_total): 5})
     errors, _w, _f = datasheet_check(content=content, acting_user=coordinator)
-    assert _codes(errors) == sorted([("Basisdaten", row_total, "total_mismatch"), ("Basisdaten", grand_total, "total_mismatch")])
+    assert _codes(errors) == sorted(
+        [("Basisdaten", row_total, "total_mismatch"), ("Basisdaten", grand_total, "total_mismatch")]
+    )
 
 
 @pytest.mark.django_db
@@ -101,24 +112,29 @@ def test_all_value_errors_reported_at_once(kj2022, site_a, coordinator):
     }
     content = edit_workbook(_filled(site_a, kj2022), edits)
     errors, _w, _f = datasheet_check(content=content, acting_user=coordinator)
-    assert _codes(errors) == sorted([
-        ("Kennzahlen", c("12", IND_NUMERATOR), "required"),
-        ("Kennzahlen", c("13", IND_NUMERATOR), "not_integer"),
-        ("Kennzahlen", c("14", IND_NUMERATOR), "negative"),
-        ("Kennzahlen", c("20", IND_DENOMINATOR), "too_large"),
-        ("Kennzahlen", c("9", IND_NUMERATOR), "not_integer"),
-        ("Kennzahlen", c("10", IND_NUMERATOR), "not_integer"),
-        ("Kennzahlen", c("11", IND_NUMERATOR), "not_integer"),
-        ("Kennzahlen", c("12", IND_JUSTIFICATION), "text_too_long"),
-        ("Basisdaten", kj2022.field_cell("recurrences"), "required"),
-    ])
+    assert _codes(errors) == sorted(
+        [
+            ("Kennzahlen", c("12", IND_NUMERATOR), "required"),
+            ("Kennzahlen", c("13", IND_NUMERATOR), "not_integer"),
+            ("Kennzahlen", c("14", IND_NUMERATOR), "negative"),
+            ("Kennzahlen", c("20", IND_DENOMINATOR), "too_large"),
+            ("Kennzahlen", c("9", IND_NUMERATOR), "not_integer"),
+            ("Kennzahlen", c("10", IND_NUMERATOR), "not_integer"),
+            ("Kennzahlen", c("11", IND_NUMERATOR), "not_integer"),
+            ("Kennzahlen", c("12", IND_JUSTIFICATION), "text_too_long"),
+            ("Basisdaten", kj2022.field_cell("recurrences"), "required"),
+        ]
+    )
     assert str(errors[0]).startswith(f"{errors[0].sheet}!{errors[0].cell}: [{errors[0].code}] ")
 
 
 @pytest.mark.django_db
 def test_integer_text_and_float_are_accepted(kj2022, site_a, coordinator):
     c = kj2022.indicator_cell
-    content = edit_workbook(_filled(site_a, kj2022), {("Kennzahlen", c("12", IND_NUMERATOR)): " 12 ", ("Kennzahlen", c("13", IND_NUMERATOR)): 12.0})
+    content = edit_workbook(
+        _filled(site_a, kj2022),
+        {("Kennzahlen", c("12", IND_NUMERATOR)): " 12 ", ("Kennzahlen", c("13", IND_NUMERATOR)): 12.0},
+    )
     errors, warnings, facts = datasheet_check(content=content, acting_user=coordinator)
     assert errors == []
     assert ("Kennzahlen", c("12", IND_NUMERATOR), "number_as_text") in _codes(warnings)
@@ -133,7 +149,9 @@ def test_flag_without_justification_is_a_warning(kj2022, site_a, coordinator):
     assert errors == []
     flagged = {code for code, e in facts["values"].indicators.items() if e.flags}
     assert flagged, "the helper values must flag something"
-    assert {w.cell for w in warnings if w.code == "justification_missing"} == {kj2022.indicator_cell(code, IND_JUSTIFICATION) for code in flagged}
+    assert {w.cell for w in warnings if w.code == "justification_missing"} == {
+        kj2022.indicator_cell(code, IND_JUSTIFICATION) for code in flagged
+    }
 
 
 @pytest.mark.django_db
@@ -186,16 +204,22 @@ def test_missing_sheet_and_label(kj2022, site_a, coordinator):
 
 @pytest.mark.django_db
 def test_header_labels_are_matched_case_and_space_insensitively(kj2022, site_a, coordinator):
-    content = edit_workbook(_filled(site_a, kj2022), {("Kennzahlen", "C3"): "  zähler ", ("Basisdaten", "A4"): " MUNDHÖHLE   operativ"})
+    content = edit_workbook(
+        _filled(site_a, kj2022), {("Kennzahlen", "C3"): "  zähler ", ("Basisdaten", "A4"): " MUNDHÖHLE   operativ"}
+    )
     assert datasheet_check(content=content, acting_user=coordinator)[0] == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_upload_with_errors_writes_nothing(kj2022, site_a, coordinator):
-    content = edit_workbook(_filled(site_a, kj2022), {("Kennzahlen", kj2022.indicator_cell("12", IND_NUMERATOR)): "viele"})
+    content = edit_workbook(
+        _filled(site_a, kj2022), {("Kennzahlen", kj2022.indicator_cell("12", IND_NUMERATOR)): "viele"}
+    )
     revision = datasheet_upload(content=content, filename="bad.xlsx", acting_user=coordinator, expected_site=site_a)
     revision.refresh_from_db()
     assert revision.status == RevisionStatus.FAILED
-    assert [(e["cell"], e["code"]) for e in revision.errors] == [(kj2022.indicator_cell("12", IND_NUMERATOR), "not_integer")]
+    assert [(e["cell"], e["code"]) for e in revision.errors] == [
+        (kj2022.indicator_cell("12", IND_NUMERATOR), "not_integer")
+    ]
     assert BaseDataValue.objects.count() == IndicatorValue.objects.count() == 0
     assert Evaluation.objects.count() == Deviation.objects.count() == 0

@@ -127,9 +127,7 @@ def test_count_indicator_compares_the_count():
 
 
 def test_count_corridor():
-    rule = Rule(
-        kind=Kind.COUNT, corridor_lower=Fraction(10), corridor_upper=Fraction(20)
-    )
+    rule = Rule(kind=Kind.COUNT, corridor_lower=Fraction(10), corridor_upper=Fraction(20))
     assert evaluate(10, None, rule) == ()
     assert evaluate(20, None, rule) == ()
     assert evaluate(9, None, rule) == (Flag.IMPLAUSIBLE_LOW,)
@@ -137,9 +135,7 @@ def test_count_corridor():
 
 
 def test_several_flags_at_once():
-    rule = Rule(
-        target_op=">=", target_value=Fraction(95, 100), corridor_lower=Fraction(60, 100)
-    )
+    rule = Rule(target_op=">=", target_value=Fraction(95, 100), corridor_lower=Fraction(60, 100))
     assert evaluate(50, 100, rule) == (Flag.TARGET_NOT_MET, Flag.IMPLAUSIBLE_LOW)
     assert evaluate(70, 100, rule) == (Flag.TARGET_NOT_MET,)
     study = Rule(  # KeZa 5 shape: >= 5 %, implausible above 80 %
@@ -147,9 +143,7 @@ def test_several_flags_at_once():
         target_value=Fraction(5, 100),
         corridor_upper=Fraction(80, 100),
     )
-    high = Rule(
-        target_op="<=", target_value=Fraction(10, 100), corridor_upper=Fraction(80, 100)
-    )
+    high = Rule(target_op="<=", target_value=Fraction(10, 100), corridor_upper=Fraction(80, 100))
     assert evaluate(9, 10, study) == (Flag.IMPLAUSIBLE_HIGH,)
     assert evaluate(9, 10, high) == (Flag.TARGET_NOT_MET, Flag.IMPLAUSIBLE_HIGH)
 
@@ -181,9 +175,7 @@ def test_catalogue_rules_are_exact_fractions(catalogue):
     tumour_board = kj.get(code="2").rule()
     assert tumour_board.target_value == Fraction(19, 20)
     assert evaluate(95, 100, tumour_board) == ()
-    assert evaluate(94_999_999_999_999_999, 10**17, tumour_board) == (
-        Flag.TARGET_NOT_MET,
-    )
+    assert evaluate(94_999_999_999_999_999, 10**17, tumour_board) == (Flag.TARGET_NOT_MET,)
     social = kj.get(code="4").rule()  # implausible below 0.01 %
     assert evaluate(0, 100, social) == (Flag.IMPLAUSIBLE_LOW,)
     assert evaluate(1, 10_000, social) == ()
@@ -215,9 +207,7 @@ def _expected(value: Fraction | None, rule: Rule) -> tuple[Flag, ...]:
     if value is None:
         return (Flag.NOT_EVALUABLE,)
     flags = []
-    if rule.target_op is not None and not _holds(
-        value, rule.target_op, rule.target_value
-    ):
+    if rule.target_op is not None and not _holds(value, rule.target_op, rule.target_value):
         flags.append(Flag.TARGET_NOT_MET)
     if rule.corridor_lower is not None and value < rule.corridor_lower:
         flags.append(Flag.IMPLAUSIBLE_LOW)
@@ -256,16 +246,9 @@ def test_count_evaluation_matches_exact_fractions(count, rule):
     delta=st.integers(min_value=-1, max_value=1),
     rule=rules(Kind.RATE),
 )
-def test_rate_evaluation_matches_exact_fractions_near_the_bounds(
-    denominator, delta, rule
-):
+def test_rate_evaluation_matches_exact_fractions_near_the_bounds(denominator, delta, rule):
     """Numerators at a bound's floor ± 1, where rounding errors would show."""
-    bound = (
-        rule.target_value
-        or rule.corridor_lower
-        or rule.corridor_upper
-        or Fraction(1, 2)
-    )
+    bound = rule.target_value or rule.corridor_lower or rule.corridor_upper or Fraction(1, 2)
     numerator = max(0, bound.numerator * denominator // bound.denominator + delta)
     value = Fraction(numerator, denominator)
     assert evaluate(numerator, denominator, rule) == _expected(value, rule)

@@ -96,9 +96,7 @@ def test_json_document_for_the_whole_year(year_2022):
     assert (board["n_sites"], board["n_not_evaluable"]) == (2, 1)
     assert board["pooled_rate_fraction"] == "6/7"
     assert board["sites_at_100_percent"] == 1
-    assert (
-        board["sites_meeting_target"] is None and board["share_meeting_target"] is None
-    )
+    assert board["sites_meeting_target"] is None and board["share_meeting_target"] is None
 
     assert by_code["20"]["n_sites"] == 0 and by_code["20"]["median"] is None
 
@@ -162,9 +160,7 @@ def test_unknown_year_is_a_command_error(catalogue):
 
 
 def test_unknown_code_is_a_command_error(catalogue):
-    with pytest.raises(
-        CommandError, match="Kennzahl 'OH-1' gibt es im Kennzahlenjahr 2022 nicht"
-    ):
+    with pytest.raises(CommandError, match="Kennzahl 'OH-1' gibt es im Kennzahlenjahr 2022 nicht"):
         run("--year", "2022", "--code", "OH-1")
 
 

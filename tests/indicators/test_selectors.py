@@ -55,9 +55,7 @@ def test_indicator_stats_over_the_evaluations_of_one_year(catalogue, site_a, sit
 
     codes = [r.definition.code for r in rows]
     assert codes == list(
-        IndicatorDefinition.objects.filter(version_id="KJ2022")
-        .order_by("position")
-        .values_list("code", flat=True)
+        IndicatorDefinition.objects.filter(version_id="KJ2022").order_by("position").values_list("code", flat=True)
     )
     assert codes[:4] == ["1a", "1b", "2", "2a"]
     by_code = {r.definition.code: r.statistics for r in rows}
@@ -91,9 +89,7 @@ def test_indicator_stats_for_one_code(catalogue, site_a):
 def test_indicator_stats_uses_the_version_mapped_to_the_year(catalogue, site_a):
     """2019 is a KJ2022 year (2019+ numbering); 2024 uses KJ2024, where 2b exists."""
     record(site_a, 2024, "KJ2024", "2b", 19, 20)
-    assert {r.definition.version_id for r in indicator_stats(indicator_year=2019)} == {
-        "KJ2022"
-    }
+    assert {r.definition.version_id for r in indicator_stats(indicator_year=2019)} == {"KJ2022"}
     (row,) = indicator_stats(indicator_year=2024, code="2b")
     assert row.definition.version_id == "KJ2024"
     assert row.statistics.sites_meeting_target == 1
@@ -113,16 +109,12 @@ def _stats_queries(django_assert_max_num_queries, n_sites: int) -> int:
         record(site, 2022, "KJ2022", "1a", 70 + i)
     with django_assert_max_num_queries(2) as captured:
         rows = indicator_stats(indicator_year=2022)
-    stored = Evaluation.objects.filter(
-        indicator_year=2022, definition__code="2"
-    ).count()
+    stored = Evaluation.objects.filter(indicator_year=2022, definition__code="2").count()
     assert {r.definition.code: r.statistics.n_sites for r in rows}["2"] == stored
     return len(captured)
 
 
-def test_indicator_stats_query_count_does_not_grow_with_sites(
-    catalogue, django_assert_max_num_queries
-):
+def test_indicator_stats_query_count_does_not_grow_with_sites(catalogue, django_assert_max_num_queries):
     one = _stats_queries(django_assert_max_num_queries, 1)
     thirty = _stats_queries(django_assert_max_num_queries, 29)  # 30 sites in all
     assert one == thirty == 2
@@ -173,9 +165,7 @@ def test_trend_follows_predecessor_across_versions(catalogue, site_a, site_b):
 
     points = indicator_trend(code="2b", up_to_year=2024)
 
-    assert [
-        (p.indicator_year, p.definition.version_id, p.definition.code) for p in points
-    ] == [
+    assert [(p.indicator_year, p.definition.version_id, p.definition.code) for p in points] == [
         (2022, "KJ2022", "2a"),
         (2023, "KJ2022", "2a"),
         (2024, "KJ2024", "2b"),
@@ -227,9 +217,7 @@ def test_trend_reaches_back_to_c21(catalogue, site_a):
     record(site_a, 2022, "KJ2022", "1a", 80)
     record(site_a, 2024, "KJ2024", "1a", 90)
     points = indicator_trend(code="1a", up_to_year=2024)
-    assert [
-        (p.indicator_year, p.definition.code, p.statistics.total) for p in points
-    ] == [
+    assert [(p.indicator_year, p.definition.code, p.statistics.total) for p in points] == [
         (2018, "1", 70),
         (2022, "1a", 80),
         (2024, "1a", 90),
@@ -256,9 +244,7 @@ def _trend_queries(django_assert_max_num_queries, n_sites: int) -> int:
     return len(captured)
 
 
-def test_trend_query_count_does_not_grow_with_sites(
-    catalogue, django_assert_max_num_queries
-):
+def test_trend_query_count_does_not_grow_with_sites(catalogue, django_assert_max_num_queries):
     one = _trend_queries(django_assert_max_num_queries, 1)
     thirty = _trend_queries(django_assert_max_num_queries, 29)
     assert one == thirty
@@ -332,17 +318,12 @@ def _list_queries(django_assert_num_queries, user, n_sites: int) -> int:
     if hasattr(user, "_qip_memberships"):
         del user._qip_memberships  # count the membership lookup each time
     with django_assert_num_queries(2) as captured:  # memberships + one list query
-        rows = [
-            (d.site.registration_number, d.definition.code)
-            for d in deviation_list(user=user)
-        ]
+        rows = [(d.site.registration_number, d.definition.code) for d in deviation_list(user=user)]
     assert len(rows) == Deviation.objects.count()
     return len(captured)
 
 
-def test_deviation_list_query_count_same_for_1_and_30(
-    commission, catalogue, django_assert_num_queries
-):
+def test_deviation_list_query_count_same_for_1_and_30(commission, catalogue, django_assert_num_queries):
     one = _list_queries(django_assert_num_queries, commission, 1)
     thirty = _list_queries(django_assert_num_queries, commission, 29)
     assert one == thirty == 2

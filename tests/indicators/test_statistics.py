@@ -11,9 +11,7 @@ from indicators.statistics import IndicatorStatistics, indicator_statistics, per
 NO_RULE = Rule()
 # rates 0, 1/4, 1/2, 3/4, 1 with different denominators, so pooled rate != median
 FIVE_SITES = [(0, 1), (1, 4), (1, 2), (3, 4), (10, 10)]
-TARGET_AND_CORRIDOR = Rule(
-    target_op=">=", target_value=F(1, 2), corridor_lower=F(1, 4), corridor_upper=F(3, 4)
-)
+TARGET_AND_CORRIDOR = Rule(target_op=">=", target_value=F(1, 2), corridor_lower=F(1, 4), corridor_upper=F(3, 4))
 
 
 def test_five_sites_every_statistic():
@@ -76,9 +74,7 @@ def test_percentiles_interpolate_on_an_even_sample():
 
 def test_unsorted_input_gives_the_same_result():
     shuffled = [FIVE_SITES[i] for i in (3, 0, 4, 1, 2)]
-    assert indicator_statistics(shuffled, TARGET_AND_CORRIDOR) == indicator_statistics(
-        FIVE_SITES, TARGET_AND_CORRIDOR
-    )
+    assert indicator_statistics(shuffled, TARGET_AND_CORRIDOR) == indicator_statistics(FIVE_SITES, TARGET_AND_CORRIDOR)
 
 
 def test_not_evaluable_sites_are_excluded():
@@ -180,9 +176,7 @@ def test_zero_sites_give_none():
     assert s.sites_with_zero_numerator == 0
     assert s.sites_at_100_percent == 0
     count = indicator_statistics([], Rule(kind=Kind.COUNT))
-    assert (
-        count.total == 0 and count.median is None and count.sites_at_100_percent is None
-    )
+    assert count.total == 0 and count.median is None and count.sites_at_100_percent is None
 
 
 def test_only_not_evaluable_sites():

@@ -65,10 +65,29 @@ def celery_worker_factory(transactional_db, tmp_path):
         log = tmp_path / f"worker{len(started)}.log"
         handle = log.open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "qiportal", "worker", "-Q", queue, "-c", "1",
-             "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "qiportal",
+                "worker",
+                "-Q",
+                queue,
+                "-c",
+                "1",
+                "--pool",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
         started.append((process, handle))
         deadline = time.monotonic() + 60

@@ -33,13 +33,20 @@ def _poll(client, url, until, timeout=60):
     pytest.fail(f"revision still {seen[-1] if seen else '?'} after {timeout} s")
 
 
-def test_web_upload_is_validated_and_evaluated_by_a_real_worker(celery_worker_process, catalogue, site_a, coordinator, client):
+def test_web_upload_is_validated_and_evaluated_by_a_real_worker(
+    celery_worker_process, catalogue, site_a, coordinator, client
+):
     layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
-    _name, content = datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False))
-    content = edit_workbook(content, {
-        ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): 3,
-        ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 10,
-    })
+    _name, content = datasheet_template_build(
+        site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
+    content = edit_workbook(
+        content,
+        {
+            ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): 3,
+            ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 10,
+        },
+    )
     client.force_login(coordinator)
     response = client.post(
         reverse("datasheets:upload"),
@@ -56,7 +63,10 @@ def test_web_upload_is_validated_and_evaluated_by_a_real_worker(celery_worker_pr
     assert by_code["20"]["flags"] == ["implausible_low"]
     expected = {(code, flag) for code, v in by_code.items() for flag in v["flags"]}
     assert set(Deviation.objects.filter(site=site_a, indicator_year=2022).values_list("code", "flag")) == expected
-    assert Deviation.objects.filter(site=site_a, code="20", flag="implausible_low", state="open", is_active=True).count() == 1
+    assert (
+        Deviation.objects.filter(site=site_a, code="20", flag="implausible_low", state="open", is_active=True).count()
+        == 1
+    )
     assert Evaluation.objects.filter(site=site_a, indicator_year=2022).count() == len(layout.indicators)
     # The worker really ran it (not this process).
     assert "revision_evaluate_task" in celery_worker_process.log_path.read_text()

@@ -36,11 +36,15 @@ def _in_parallel(fn, items) -> list[Exception]:
     return errors
 
 
-def test_parallel_uploads_and_confirmations_leave_one_current_revision(celery_worker_factory, catalogue, site_a, coordinator):
+def test_parallel_uploads_and_confirmations_leave_one_current_revision(
+    celery_worker_factory, catalogue, site_a, coordinator
+):
     celery_worker_factory()
     celery_worker_factory()  # two workers race for the tasks
     layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
-    _n, base = datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False))
+    _n, base = datasheet_template_build(
+        site=site_a, indicator_year=2022, values=consistent_values(layout, justify=False)
+    )
     first = datasheet_upload(content=base, filename="0.xlsx", acting_user=coordinator, expected_site=site_a)
     deadline = time.monotonic() + 60
     while first.status != "evaluated" and time.monotonic() < deadline:
@@ -49,13 +53,24 @@ def test_parallel_uploads_and_confirmations_leave_one_current_revision(celery_wo
     assert first.status == "evaluated"
 
     contents = [
-        edit_workbook(base, {("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): n, ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 20})
+        edit_workbook(
+            base,
+            {
+                ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): n,
+                ("Kennzahlen", layout.indicator_cell("20", IND_DENOMINATOR)): 20,
+            },
+        )
         for n in (1, 2, 3, 4, 5, 6)
     ]
-    assert _in_parallel(
-        lambda content: datasheet_upload(content=content, filename="x.xlsx", acting_user=coordinator, expected_site=site_a),
-        contents,
-    ) == []
+    assert (
+        _in_parallel(
+            lambda content: datasheet_upload(
+                content=content, filename="x.xlsx", acting_user=coordinator, expected_site=site_a
+            ),
+            contents,
+        )
+        == []
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and DatasheetRevision.objects.filter(status="pending").exists():
         time.sleep(0.2)

@@ -24,7 +24,9 @@ def _wait(revision, timeout=90):
     pytest.fail(f"revision {revision.pk} still {revision.status}")
 
 
-@pytest.mark.parametrize("limit_env", [{"QIPORTAL_PARSE_TIME_LIMIT": "1"}, {"QIPORTAL_PARSE_MEMORY_MB": "40"}], ids=["time", "memory"])
+@pytest.mark.parametrize(
+    "limit_env", [{"QIPORTAL_PARSE_TIME_LIMIT": "1"}, {"QIPORTAL_PARSE_MEMORY_MB": "40"}], ids=["time", "memory"]
+)
 def test_parse_over_limit_fails_and_worker_survives(celery_worker_factory, catalogue, site_a, coordinator, limit_env):
     worker = celery_worker_factory(**limit_env)
     layout = layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
@@ -32,7 +34,9 @@ def test_parse_over_limit_fails_and_worker_survives(celery_worker_factory, catal
     heavy = heavy_shared_strings(content)
     assert len(heavy) < 5 * 1024 * 1024
 
-    revision = _wait(datasheet_upload(content=heavy, filename="heavy.xlsx", acting_user=coordinator, expected_site=site_a))
+    revision = _wait(
+        datasheet_upload(content=heavy, filename="heavy.xlsx", acting_user=coordinator, expected_site=site_a)
+    )
     assert revision.status == "failed"
     assert [(e["sheet"], e["cell"], e["code"]) for e in revision.errors] == [("Datei", "A1", "unsafe_content")]
     assert "limit" in revision.errors[0]["message_en"]

@@ -41,7 +41,7 @@ DEMO_USERS = (
 
 
 def parse_years(text: str) -> list[int]:
-    """"2019-2024" or "2020,2022" -> sorted list of years."""
+    """ "2019-2024" or "2020,2022" -> sorted list of years."""
     years: set[int] = set()
     for part in text.split(","):
         part = part.strip()
@@ -59,7 +59,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--years", default="2019-2024", help="e.g. 2022 or 2019-2024")
         parser.add_argument("--seed", type=int, default=2022)
-        parser.add_argument("--password", help="password of the demo logins (default: qiportal-demo with DEBUG, else random)")
+        parser.add_argument(
+            "--password", help="password of the demo logins (default: qiportal-demo with DEBUG, else random)"
+        )
         parser.add_argument("--force", action="store_true", help="import again even where a revision exists")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -86,25 +88,43 @@ class Command(BaseCommand):
         skipped = 0
         bar = tqdm(jobs, desc="Datenblätter importieren", unit="Blatt", disable=no_progress, file=self.stderr._out)
         for year, site, sheet in bar:
-            if not force and DatasheetRevision.objects.filter(site=site, indicator_year=year, status=RevisionStatus.EVALUATED).exists():
+            if (
+                not force
+                and DatasheetRevision.objects.filter(
+                    site=site, indicator_year=year, status=RevisionStatus.EVALUATED
+                ).exists()
+            ):
                 skipped += 1
                 continue
             filename, content = datasheet_template_build(
-                site=site, indicator_year=year, values=SheetValues(base=dict(sheet.base), indicators=dict(sheet.indicators))
+                site=site,
+                indicator_year=year,
+                values=SheetValues(base=dict(sheet.base), indicators=dict(sheet.indicators)),
             )
             revisions.append(datasheet_upload(content=content, filename=filename, source=RevisionSource.DEMO))
         failed = []
-        for revision in tqdm(revisions, desc="Auswertung abwarten", unit="Blatt", disable=no_progress or settings.CELERY_TASK_ALWAYS_EAGER, file=self.stderr._out):
+        for revision in tqdm(
+            revisions,
+            desc="Auswertung abwarten",
+            unit="Blatt",
+            disable=no_progress or settings.CELERY_TASK_ALWAYS_EAGER,
+            file=self.stderr._out,
+        ):
             revision = revision_wait(revision_id=revision.pk, until=(RevisionStatus.EVALUATED,), timeout=600)
             if revision.status != RevisionStatus.EVALUATED:
                 failed.append(revision)
         if failed:
             first = failed[0]
-            raise CommandError(f"{len(failed)} Demo-Datenblätter scheiterten, z. B. Revision {first.pk}: {first.errors[:3]}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo: {len(sites)} Standorte, {len(revisions)} Datenblätter importiert und ausgewertet"
-            + (f", {skipped} bereits vorhanden" if skipped else "") + f" (Kennzahlenjahre {', '.join(map(str, wanted))})."
-        ))
+            raise CommandError(
+                f"{len(failed)} Demo-Datenblätter scheiterten, z. B. Revision {first.pk}: {first.errors[:3]}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo: {len(sites)} Standorte, {len(revisions)} Datenblätter importiert und ausgewertet"
+                + (f", {skipped} bereits vorhanden" if skipped else "")
+                + f" (Kennzahlenjahre {', '.join(map(str, wanted))})."
+            )
+        )
         self.stdout.write("Demo-Zugänge (Benutzername / Passwort / Rolle):")
         for username, pw, label in logins:
             self.stdout.write(f"  {username:<18} {pw:<24} {label}")
@@ -117,11 +137,16 @@ class Command(BaseCommand):
             site, _ = Site.objects.update_or_create(
                 registration_number=d.registration_number,
                 defaults={
-                    "centre": centre, "name": d.site_name, "city": d.city, "state": d.state,
-                    "country": d.country, "standalone": d.standalone,
+                    "centre": centre,
+                    "name": d.site_name,
+                    "city": d.city,
+                    "state": d.state,
+                    "country": d.country,
+                    "standalone": d.standalone,
                     "initial_certification": d.initial_certification_date,
                     "documentation_system": d.documentation_system,
-                    "contact_name": d.contact_name, "contact_email": d.contact_email,
+                    "contact_name": d.contact_name,
+                    "contact_email": d.contact_email,
                 },
             )
             sites[d.registration_number] = site
@@ -129,13 +154,24 @@ class Command(BaseCommand):
             if not site.certificates.exists():
                 valid_from = start
                 while valid_from.year <= 2026:
-                    Certificate.objects.create(site=site, valid_from=valid_from, valid_until=valid_from.replace(year=valid_from.year + 3) - dt.timedelta(days=1), status=CertificateStatus.VALID)
+                    Certificate.objects.create(
+                        site=site,
+                        valid_from=valid_from,
+                        valid_until=valid_from.replace(year=valid_from.year + 3) - dt.timedelta(days=1),
+                        status=CertificateStatus.VALID,
+                    )
                     valid_from = valid_from.replace(year=valid_from.year + 3)
             if not site.audits.exists():
                 for audit_year in range(start.year, 2026):
                     n = audit_year - start.year
-                    kind = AuditKind.INITIAL if n == 0 else (AuditKind.RECERTIFICATION if n % 3 == 0 else AuditKind.SURVEILLANCE)
-                    Audit.objects.create(site=site, audit_year=audit_year, kind=kind, date=dt.date(audit_year, 3 + (n % 8), 15))
+                    kind = (
+                        AuditKind.INITIAL
+                        if n == 0
+                        else (AuditKind.RECERTIFICATION if n % 3 == 0 else AuditKind.SURVEILLANCE)
+                    )
+                    Audit.objects.create(
+                        site=site, audit_year=audit_year, kind=kind, date=dt.date(audit_year, 3 + (n % 8), 15)
+                    )
         return sites
 
     @transaction.atomic
@@ -158,11 +194,21 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
             user.set_password(password)
             user.is_staff = user.is_superuser = staff
-            user.first_name = {"koordinator": "Kim", "koordinator2": "Jonas", "fachexperte": "Dr. Alex", "kommission": "Prof. Maria", "geschaeftsstelle": "Sam"}[username]
+            user.first_name = {
+                "koordinator": "Kim",
+                "koordinator2": "Jonas",
+                "fachexperte": "Dr. Alex",
+                "kommission": "Prof. Maria",
+                "geschaeftsstelle": "Sam",
+            }[username]
             user.save()
             targets = [None] if which is None else scope[which]
             for site in targets:
                 membership_grant(user=user, role=role, site=site)
-            where = "bundesweit" if which is None else ", ".join(s.registration_number for s in targets[:3]) + ("…" if len(targets) > 3 else "")
+            where = (
+                "bundesweit"
+                if which is None
+                else ", ".join(s.registration_number for s in targets[:3]) + ("…" if len(targets) > 3 else "")
+            )
             logins.append((username, password, f"{Role(role).label} ({where})"))
         return logins

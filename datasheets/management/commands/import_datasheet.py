@@ -30,7 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=300.0)
         parser.add_argument("--dry-run", action="store_true", help="check and preview only; write nothing")
 
-    def handle(self, *args, path: Path, wait: bool, as_json: bool, user: str | None, timeout: float, dry_run: bool, **options):
+    def handle(
+        self, *args, path: Path, wait: bool, as_json: bool, user: str | None, timeout: float, dry_run: bool, **options
+    ):
         acting_user = None
         if user:
             acting_user = get_user_model().objects.filter(username=user).first()
@@ -47,9 +49,17 @@ class Command(BaseCommand):
                 sys.exit(1)
             return
         try:
-            revision = datasheet_upload(content=content, filename=path.name, acting_user=acting_user, source=RevisionSource.CLI)
+            revision = datasheet_upload(
+                content=content, filename=path.name, acting_user=acting_user, source=RevisionSource.CLI
+            )
         except ApplicationError as exc:
-            report = {"revision": None, "status": "failed", "errors": [{"sheet": "Datei", "cell": "A1", "code": exc.code, "message": exc.message}], "warnings": [], "indicators": []}
+            report = {
+                "revision": None,
+                "status": "failed",
+                "errors": [{"sheet": "Datei", "cell": "A1", "code": exc.code, "message": exc.message}],
+                "warnings": [],
+                "indicators": [],
+            }
             self._print(report, as_json=as_json)
             sys.exit(1)
         until = (RevisionStatus.EVALUATED,) if wait else (RevisionStatus.VALIDATED, RevisionStatus.EVALUATED)
@@ -69,9 +79,15 @@ class Command(BaseCommand):
         for problem in report["errors"]:
             self.stderr.write(f"{problem['sheet']}!{problem['cell']}: [{problem['code']}] {problem['message']}")
         for problem in report["warnings"]:
-            self.stdout.write(f"Warnung: {problem['sheet']}!{problem['cell']}: [{problem['code']}] {problem['message']}")
+            self.stdout.write(
+                f"Warnung: {problem['sheet']}!{problem['cell']}: [{problem['code']}] {problem['message']}"
+            )
         status = report["status"]
-        line = f"Revision {report['revision']}: {status}" if report["revision"] else f"Probelauf (nichts gespeichert): {status}"
+        line = (
+            f"Revision {report['revision']}: {status}"
+            if report["revision"]
+            else f"Probelauf (nichts gespeichert): {status}"
+        )
         if report.get("site"):
             line += f" – Standort {report['site']}, Kennzahlenjahr {report['indicator_year']}"
         self.stdout.write(line)
@@ -84,4 +100,6 @@ class Command(BaseCommand):
             )
         for value in report["indicators"]:
             if value["flags"]:
-                self.stdout.write(f"  KeZa {value['code']}: {value['numerator']}/{value['denominator'] if value['denominator'] is not None else '-'} → {', '.join(value['flags'])}")
+                self.stdout.write(
+                    f"  KeZa {value['code']}: {value['numerator']}/{value['denominator'] if value['denominator'] is not None else '-'} → {', '.join(value['flags'])}"
+                )

@@ -43,9 +43,7 @@ def _round_half_up(value: Fraction, places: int) -> Fraction:
     """``value`` rounded half up to ``places`` decimals, exactly (value >= 0)."""
     scale = 10**places
     scaled = value * scale
-    return Fraction(
-        (2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator), scale
-    )
+    return Fraction((2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator), scale)
 
 
 def _german(value: Fraction, places: int) -> str:
@@ -73,11 +71,7 @@ def _float(value: Fraction | None) -> float | None:
 def _table_row(row: IndicatorStatRow) -> list[str]:
     d, s = row.definition, row.statistics
     fmt = format_count if s.is_count else format_percent
-    title = (
-        d.title_de
-        if len(d.title_de) <= TITLE_WIDTH
-        else d.title_de[: TITLE_WIDTH - 1] + "…"
-    )
+    title = d.title_de if len(d.title_de) <= TITLE_WIDTH else d.title_de[: TITLE_WIDTH - 1] + "…"
     if s.sites_meeting_target is None:
         target = DASH
     elif s.share_meeting_target is None:  # no evaluable site
@@ -91,8 +85,7 @@ def _table_row(row: IndicatorStatRow) -> list[str]:
     return [
         d.code,
         title,
-        str(s.n_sites)
-        + (f" (+{s.n_not_evaluable} n. a.)" if s.n_not_evaluable else ""),
+        str(s.n_sites) + (f" (+{s.n_not_evaluable} n. a.)" if s.n_not_evaluable else ""),
         pooled,
         fmt(s.median),
         fmt(s.minimum),
@@ -114,10 +107,7 @@ def render_table(rows: list[IndicatorStatRow]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
 
     def fmt(line: list[str]) -> str:
-        cells = [
-            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-            for i, cell in enumerate(line)
-        ]
+        cells = [cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(line)]
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -142,9 +132,7 @@ def stats_as_json(row: IndicatorStatRow, indicator_year: int) -> dict[str, Any]:
         "n_reported": s.n_reported,
         "n_not_evaluable": s.n_not_evaluable,
         "pooled_rate": _float(pooled),
-        "pooled_rate_fraction": None
-        if pooled is None
-        else f"{pooled.numerator}/{pooled.denominator}",
+        "pooled_rate_fraction": None if pooled is None else f"{pooled.numerator}/{pooled.denominator}",
         "total": s.total,
         "median": _float(s.median),
         "minimum": _float(s.minimum),
@@ -166,9 +154,7 @@ class Command(BaseCommand):
     help = "Bundesweite Statistik je Kennzahl eines Kennzahlenjahres (SPEC §5)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "--year", type=int, required=True, help="Kennzahlenjahr, z. B. 2022"
-        )
+        parser.add_argument("--year", type=int, required=True, help="Kennzahlenjahr, z. B. 2022")
         parser.add_argument("--code", help="nur diese Kennzahl (KeZa), z. B. 5")
         parser.add_argument(
             "--json",
@@ -177,18 +163,12 @@ class Command(BaseCommand):
             help="JSON statt Tabelle ausgeben",
         )
 
-    def handle(
-        self, *args: Any, year: int, code: str | None, as_json: bool, **options: Any
-    ) -> None:
+    def handle(self, *args: Any, year: int, code: str | None, as_json: bool, **options: Any) -> None:
         try:
             rows = indicator_stats(indicator_year=year, code=code)
         except IndicatorYear.DoesNotExist:
             known = sorted(IndicatorYear.objects.values_list("year", flat=True))
-            hint = (
-                f" Bekannt: {', '.join(map(str, known))}."
-                if known
-                else " Ist der Katalog geladen?"
-            )
+            hint = f" Bekannt: {', '.join(map(str, known))}." if known else " Ist der Katalog geladen?"
             raise CommandError(f"Unbekanntes Kennzahlenjahr {year}.{hint}") from None
         except IndicatorDefinition.DoesNotExist:
             codes = (
@@ -197,8 +177,7 @@ class Command(BaseCommand):
                 .values_list("code", flat=True)
             )
             raise CommandError(
-                f"Kennzahl {code!r} gibt es im Kennzahlenjahr {year} nicht. "
-                f"Bekannt: {', '.join(codes)}."
+                f"Kennzahl {code!r} gibt es im Kennzahlenjahr {year} nicht. Bekannt: {', '.join(codes)}."
             ) from None
         if as_json:
             document = [stats_as_json(row, year) for row in rows]
