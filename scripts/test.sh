@@ -22,6 +22,7 @@ unset DATABASE_URL CELERY_BROKER_URL
 
 echo "== ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 echo "== Django checks"
 .venv/bin/python manage.py check --fail-level WARNING
