@@ -4,6 +4,8 @@ import statistics
 from fractions import Fraction as F
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from indicators.domain import Kind, Rule
 from indicators.statistics import IndicatorStatistics, indicator_statistics, percentiles
@@ -248,3 +250,21 @@ def test_primary_cases_sum_shaped_like_kj2022():
     rule = Rule(kind=Kind.COUNT, target_op=">=", target_value=F(75))
     s = indicator_statistics([(145, None)] * 79 + [(122, None)], rule)
     assert (s.n_sites, s.total, s.sites_meeting_target) == (80, 11_577, 80)
+
+
+@given(st.lists(st.fractions(min_value=0, max_value=1000, max_denominator=10**6), min_size=2, max_size=120))
+def test_percentiles_equal_the_inclusive_quantiles_at_100_cut_points(data):
+    import statistics as stdlib
+
+    from indicators.statistics import percentiles
+
+    cuts = stdlib.quantiles(sorted(data), n=100, method="inclusive")
+    result = percentiles(data)
+    assert (result.p5, result.p25, result.median, result.p75, result.p95) == (
+        cuts[4],
+        cuts[24],
+        cuts[49],
+        cuts[74],
+        cuts[94],
+    )
+    assert (result.minimum, result.maximum) == (min(data), max(data))
