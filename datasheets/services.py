@@ -123,7 +123,9 @@ def datasheet_upload(
     acting_user None = system import (office rights). The file is kept content-addressed
     (``datasheets/<sha[:2]>/<sha256>.xlsx``). The same bytes uploaded again (same
     expected site, revision visible to the user and not discarded) create no new
-    revision: the existing one is returned with ``duplicate = True``. ``auto_confirm``
+    revision: the existing one is returned with ``duplicate = True`` — unless it failed
+    for a reason outside the file (site, rights, year, parse limits), which is checked
+    again. ``auto_confirm``
     (default: True for command line and demo, False for the web) skips the preview when
     the revision replaces a current one. Raises ApplicationError(file_too_large) above
     5 MB and (site_forbidden) when the user may not submit for ``expected_site``.
@@ -149,7 +151,7 @@ def datasheet_upload(
         )
         if acting_user is not None:
             seen = seen.filter(pk__in=revision_list(user=acting_user).values("pk"))
-        existing = seen.order_by("-pk").first()
+        existing = next((r for r in seen.order_by("-pk")[:5] if not _may_change_on_retry(r)), None)
         if existing is not None:
             existing.duplicate = True
             return existing
@@ -179,6 +181,25 @@ def datasheet_upload(
 
         revision_validate_enqueue(revision.pk)
     return revision
+
+
+# Failures that depend on the database (sites, rights, catalogue years), not on the
+# bytes alone: the same file uploaded again is checked again.
+CONTEXT_CODES = frozenset(
+    {
+        ErrorCode.SITE_UNKNOWN,
+        ErrorCode.SITE_FORBIDDEN,
+        ErrorCode.YEAR_MISMATCH,
+        ErrorCode.CATALOGUE_MISMATCH,
+        ErrorCode.TEMPLATE_UNKNOWN,
+        ErrorCode.UNSAFE_CONTENT,
+    }
+)
+
+
+def _may_change_on_retry(revision: DatasheetRevision) -> bool:
+    """A failed revision whose errors may not recur (context codes, aborted parse)."""
+    return revision.status == RevisionStatus.FAILED and any(e.get("code") in CONTEXT_CODES for e in revision.errors)
 
 
 def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[CellError]) -> DatasheetRevision:

@@ -215,3 +215,24 @@ def test_abort_leaves_a_finished_revision_alone(layout, site_a, coordinator):
     revision_abort_task.apply((revision.pk,))
     revision.refresh_from_db()
     assert revision.status == "evaluated" and revision.is_current
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_bytes_are_checked_again_when_the_failure_was_outside_the_file(layout, site_a, office):
+    from tests.factories import SiteFactory
+
+    _n, content = datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout))
+    content = edit_workbook(content, {("Deckblatt", "B3"): "KHT-NEU"})  # a site not registered yet
+    first = datasheet_upload(content=content, filename="a.xlsx", acting_user=office)
+    first.refresh_from_db()
+    assert [e["code"] for e in first.errors] == ["site_unknown"]
+    SiteFactory(registration_number="KHT-NEU")
+    second = datasheet_upload(content=content, filename="a.xlsx", acting_user=office)
+    second.refresh_from_db()
+    assert second.pk != first.pk and not second.duplicate
+    assert second.status == "evaluated", second.errors
+    # A failure in the file itself stays deduplicated.
+    bad = edit_workbook(content, {("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR)): "x"})
+    one = datasheet_upload(content=bad, filename="b.xlsx", acting_user=office)
+    two = datasheet_upload(content=bad, filename="b.xlsx", acting_user=office)
+    assert two.pk == one.pk and two.duplicate
