@@ -251,24 +251,35 @@ def parse_limits(*, memory_mb: int | None):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-@transaction.atomic
 def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRevision | None:
     """pending -> validated | failed (SPEC §3). Re-reads the stored file and the
     uploader's rights; writes Basisdaten and indicator values only if there is no error.
     ``limited`` (set by the worker task): parse under ``QIPORTAL_PARSE_MEMORY_MB``; a
     soft time limit of the task or the memory cap fails the revision with
-    ``unsafe_content``. A revision that is not pending is left alone (idempotent)."""
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
+    ``unsafe_content``. The file is parsed outside any transaction (no lock is held
+    while it is read); the results are written under a row lock after checking that the
+    revision is still pending. Idempotent: anything not pending is left alone."""
+    revision = DatasheetRevision.objects.filter(pk=revision_id).first()
     if revision is None or revision.status != RevisionStatus.PENDING:
         return revision
+    result, failure = _check_stored_file(revision, limited=limited)
+    with transaction.atomic():
+        revision = DatasheetRevision.objects.select_for_update().get(pk=revision_id)
+        if revision.status != RevisionStatus.PENDING:
+            return revision
+        if failure is not None:
+            return _fail(revision, [failure], [])
+        return _store_validated(revision, result)
+
+
+def _check_stored_file(revision: DatasheetRevision, *, limited: bool):
+    """(CheckResult, None) or (None, CellError) for a checksum or parse-limit failure."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
     with revision.file.open("rb") as handle:
         content = handle.read(safety.MAX_BYTES + 1)
     if hashlib.sha256(content).hexdigest() != revision.sha256:
-        return _fail(
-            revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")], []
-        )
+        return None, cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")
     started = time.monotonic()
     try:
         with parse_limits(memory_mb=settings.QIPORTAL_PARSE_MEMORY_MB if limited else None):
@@ -279,7 +290,14 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
         memory = isinstance(exc, (ParseLimitExceeded, MemoryError))
         reason = "Speichergrenze / memory limit" if memory else "Zeitgrenze / time limit"
         detail = f"{reason} ({time.monotonic() - started:.1f} s)"
-        return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)], [])
+        return None, cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)
+    return result, None
+
+
+def _store_validated(revision: DatasheetRevision, result) -> DatasheetRevision:
+    """Write what ``datasheet_check`` found (inside the caller's transaction): failed
+    with its errors, or validated with its values; enqueue the evaluation when nothing
+    needs confirming."""
     revision.cover = result.cover
     revision.site = result.site or revision.expected_site
     revision.indicator_year = result.indicator_year
