@@ -12,27 +12,19 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qiportal.settings")
-os.environ.setdefault("QIPORTAL_ALLOW_INSECURE_KEY", "1")
-os.environ["QIPORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="qiportal-bench-")
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("CELERY_BROKER_URL", None)
 
-import django  # noqa: E402
+from qiportal.scratch import scratch_setup  # noqa: E402
 
-django.setup()
+scratch_setup("qiportal-bench-")
 
-from django.core.management import call_command  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 
 MAX_RATIO = 8.0  # full check vs. plain read
@@ -57,7 +49,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
     from centres.models import Centre, Site
     from datasheets.layout import layout_for
     from datasheets.services import datasheet_check, datasheet_template_build

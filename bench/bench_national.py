@@ -12,27 +12,19 @@ exactness. PASS if the ratio stays within MAX_RATIO.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qiportal.settings")
-os.environ.setdefault("QIPORTAL_ALLOW_INSECURE_KEY", "1")
-os.environ["QIPORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="qiportal-bench-")
-os.environ.pop("DATABASE_URL", None)
-os.environ.pop("CELERY_BROKER_URL", None)
 
-import django  # noqa: E402
+from qiportal.scratch import scratch_setup  # noqa: E402
 
-django.setup()
+scratch_setup("qiportal-bench-")
 
-from django.core.management import call_command  # noqa: E402
 
 MAX_RATIO = 10.0  # exact Fractions may cost up to 10× the naive float version
 
@@ -51,7 +43,6 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=81)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
     from centres.models import Centre, Site
     from indicators.domain import evaluate
     from indicators.models import CatalogueVersion, Evaluation

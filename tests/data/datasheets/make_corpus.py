@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import os
 import random
 import re
 import shutil
@@ -51,17 +50,9 @@ SHEET_PART = {
 
 def django_setup() -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qiportal.settings")
-    os.environ.setdefault("QIPORTAL_ALLOW_INSECURE_KEY", "1")
-    os.environ["QIPORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="qiportal-corpus-")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("CELERY_BROKER_URL", None)
-    import django
+    from qiportal.scratch import scratch_setup
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    scratch_setup("qiportal-corpus-")
 
 
 # ---- zip helpers ----------------------------------------------------------------------
