@@ -12,17 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from centres.permissions import Action
 from centres.selectors import site_list
-from indicators.models import IndicatorYear
+from indicators.selectors import indicator_year_choices
 
 from .choices import RevisionStatus
 from .models import DatasheetRevision
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def indicator_year_choices() -> list[tuple[int, int]]:
-    """Indicator years with a catalogue version, newest first (one query)."""
-    return [(y, y) for y in IndicatorYear.objects.order_by("-year").values_list("year", flat=True)]
 
 
 def default_indicator_year(years: list[int]) -> int | None:

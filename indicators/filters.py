@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from centres.selectors import site_list
 
 from .choices import DeviationState, Flag
-from .models import Deviation, IndicatorYear
+from .models import Deviation
+from .selectors import indicator_year_choices
 
 ACTIVE_CHOICES = [("active", _("active")), ("closed", _("closed"))]
 
@@ -40,8 +41,7 @@ class DeviationFilterSet(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        years = IndicatorYear.objects.order_by("-year").values_list("year", flat=True)
-        self.filters["indicator_year"].extra["choices"] = [(y, y) for y in years]
+        self.filters["indicator_year"].extra["choices"] = indicator_year_choices()
 
     def filter_code(self, queryset: QuerySet[Deviation], name: str, value: str):
         value = value.strip()

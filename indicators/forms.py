@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .choices import DeviationState
-from .models import IndicatorYear
+from .selectors import indicator_year_choices
 
 DECISION_CHOICES = [
     (DeviationState.ACCEPTED.value, _("Accepted: explained, no finding")),
@@ -79,5 +79,4 @@ class NationalYearForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        years = IndicatorYear.objects.order_by("-year").values_list("year", flat=True)
-        self.fields["indicator_year"].choices = [(y, y) for y in years]
+        self.fields["indicator_year"].choices = indicator_year_choices()

@@ -216,3 +216,9 @@ def deviation_get(*, user: User, pk: int) -> Deviation:
     """One deviation the user may view; raises Http404 for an unknown or out-of-scope
     record (never 403: existence does not leak)."""
     return get_object_or_404(deviation_list(user=user), pk=pk)
+
+
+def indicator_year_choices() -> list[tuple[int, int]]:
+    """Kennzahlenjahre with a catalogue version, newest first, as form choices
+    ``[(year, year), ...]`` (one query)."""
+    return [(y, y) for y in IndicatorYear.objects.order_by("-year").values_list("year", flat=True)]
