@@ -2,7 +2,6 @@
 upload -> evaluated -> deviation list. Debian's chromium, driven by Playwright; a
 screenshot of each step goes to ``test-artifacts/browser/``."""
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.datasheets.helpers import consistent_values, edit_workbook, value_edi
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LOW_LABEL = "Plausibilität unklar (zu niedrig)"  # SPEC §4 implausible_low, German UI
 
 
 @pytest.fixture
@@ -32,16 +32,25 @@ def site_server(transactional_db):
         conn.close()
 
 
+def table_rows(page, selector: str) -> list[list[str]]:
+    """The body rows of the table at ``selector`` as lists of cell texts (non-breaking
+    spaces as spaces)."""
+    rows = page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+    return [[cell.replace("\u00a0", " ") for cell in row] for row in rows]
+
+
 @pytest.fixture
-def browser_page(site_server):
+def browser_page(site_server, monkeypatch):
     require(Path(CHROMIUM).exists(), "Debian chromium (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover
         require(False, "playwright (pip install -r requirements-test.txt)")
     # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # still synchronous and safe. monkeypatch restores the environment, also on failure.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -67,7 +76,6 @@ def browser_page(site_server):
 
             connections.close_all()
             browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, site_a, coordinator, tmp_path):
@@ -102,16 +110,47 @@ def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, s
     page.wait_for_url("**/datasheets/*/")
     page.wait_for_selector("#revision-body table", timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "3-revision.png"), full_page=True)
-    body = page.inner_text("#revision-body")
-    assert "implausible" in body.lower() or "plausibilität unklar" in body.lower()
+    assert page.locator("#revision-body .badge--status-evaluated").count() == 1
+    # KJ2022 KeZa 20: no target, plausible from 60 % (catalogue corridor lower 0.6);
+    # 2 / 10 = 20,0 % lies below it: implausible_low only (SPEC §4).
+    values = {row[0]: row for row in table_rows(page, "#revision-body table")}
+    assert values["20"] == [
+        "20",
+        "Dauer der Strahlentherapie bei Larynxkarzinom",
+        "2",
+        "10",
+        "20,0 %",
+        "–",
+        "≥ 60 %",
+        LOW_LABEL,
+        "–",
+    ]
+    row_20 = page.locator("#revision-body table tbody tr:has(td:first-child:text-is('20'))")
+    assert row_20.locator(".badge").evaluate_all("bs => bs.map(b => b.className)") == ["badge badge--implausible_low"]
 
     deviation = Deviation.objects.get(site=site_a, indicator_year=2022, code="20", flag="implausible_low")
     assert deviation.state == "open"
+    assert not Deviation.objects.filter(site=site_a, indicator_year=2022, code="20").exclude(pk=deviation.pk).exists()
     page.goto(f"{site_server.url}/indicators/deviations/?indicator_year=2022&code=20")
     page.wait_for_selector("table")
     page.screenshot(path=str(ARTIFACTS / "4-deviations.png"), full_page=True)
-    rows = page.inner_text("table")
-    assert site_a.registration_number in rows and "20" in rows
+    # exactly one row: the filter keeps only KeZa 20 of 2022, which has one flag
+    assert table_rows(page, "main table") == [
+        [
+            "KHT-A01 Uniklinikum Aachen",
+            "2022",
+            "20",
+            "Dauer der Strahlentherapie bei Larynxkarzinom",
+            LOW_LABEL,
+            "2",
+            "10",
+            "20,0 %",
+            "offen",
+            "aktiv",
+        ]
+    ]
+    assert page.locator("main table tbody .badge--implausible_low").count() == 1
+    assert page.locator(f"main table tbody a[href='/indicators/deviations/{deviation.pk}/']").inner_text() == "20"
     assert page.console_errors == []
     from django.db import connections
 
