@@ -97,6 +97,29 @@ def test_reconstruction_categories_must_add_up_to_primary_cases(kj2024, site_a, 
 
 
 @pytest.mark.django_db
+def test_reconstruction_categories_summing_below_primary_cases_are_refused(kj2024, site_a, coordinator):
+    # consistent_values puts all primary cases into category 0 (3 per stage cell).
+    primary = 3 * len(kj2024.stage_cell_keys)
+    cell = kj2024.field_cell("reconstruction.0")
+    content = edit_workbook(_filled(site_a, kj2024, year=2024), {("Basisdaten", cell): primary - 1})
+    errors, _w, _f = datasheet_check(content=content, acting_user=coordinator)
+    assert [(e.cell, e.code) for e in errors] == [(cell, "reconstruction_sum")]
+    assert f"{primary - 1}" in errors[0].message_de and f"{primary}" in errors[0].message_de
+
+
+@pytest.mark.django_db
+def test_numerator_equal_to_denominator_is_accepted(kj2022, site_a, coordinator):
+    edits = {
+        ("Kennzahlen", kj2022.indicator_cell("12", IND_NUMERATOR)): 20,
+        ("Kennzahlen", kj2022.indicator_cell("12", IND_DENOMINATOR)): 20,
+    }
+    errors, _w, facts = datasheet_check(content=edit_workbook(_filled(site_a, kj2022), edits), acting_user=coordinator)
+    assert errors == []
+    entry = facts["values"].indicators["12"]
+    assert (entry.numerator, entry.denominator, entry.flags) == (20, 20, ())
+
+
+@pytest.mark.django_db
 def test_all_value_errors_reported_at_once(kj2022, site_a, coordinator):
     c = kj2022.indicator_cell
     edits = {
