@@ -7,11 +7,17 @@ bound to ``site_a`` only, so every scoping test can show the other centre's 404.
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from centres.models import Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
 
 os.environ.setdefault("QIPORTAL_ALLOW_INSECURE_KEY", "1")
+
+# The mutation run (scripts/mutation.sh) runs each test many times: fewer, reproducible
+# examples there; the normal suite keeps Hypothesis' defaults.
+hypothesis_settings.register_profile("mutation", max_examples=12, derandomize=True, database=None, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

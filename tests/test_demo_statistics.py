@@ -12,6 +12,8 @@ from indicators.models import Deviation
 from indicators.selectors import indicator_stats
 from indicators.services import CATALOGUE_FIXTURE
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def published():

@@ -35,7 +35,9 @@ YEARS = {"C2.1": 2015, "KJ2022": 2022, "KJ2024": 2024}
 CELL_REF = re.compile(r"[A-Z]{1,3}[0-9]{1,7}")
 GOOD = Path(__file__).resolve().parents[1] / "data" / "datasheets" / "good"
 PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=min(60, settings.default.max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
