@@ -63,7 +63,8 @@ def rate(numerator: int, denominator: int | None) -> Fraction | None:
 
 
 def _compare(num: int, den: int, op: str, bound: Fraction) -> bool:
-    """Is num/den <op> bound? Integer arithmetic only (den > 0)."""
+    """Is num/den <op> bound? Integer arithmetic only (den > 0). Raises ValueError for
+    an operator outside ``OPERATORS``."""
     left = num * bound.denominator
     right = bound.numerator * den
     if op == ">=":
@@ -72,7 +73,9 @@ def _compare(num: int, den: int, op: str, bound: Fraction) -> bool:
         return left <= right
     if op == ">":
         return left > right
-    return left < right
+    if op == "<":
+        return left < right
+    raise ValueError(f"unknown operator {op!r}")
 
 
 def meets_target(numerator: int, denominator: int | None, rule: Rule) -> bool | None:

@@ -155,17 +155,48 @@ def test_no_target_no_corridor_is_fine():
 
 @pytest.mark.parametrize(("numerator", "denominator"), [(-1, 100), (5, -1), (-1, None)])
 def test_negative_input_raises(numerator, denominator):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^counts must not be negative$"):
         evaluate(numerator, denominator, AT_LEAST_95)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^counts must not be negative$"):
         evaluate(numerator, denominator, COUNT_75)
 
 
 def test_rule_rejects_unknown_operator_and_half_target():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^unknown target operator '=>'$"):
         Rule(target_op="=>", target_value=Fraction(1, 2))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^target_op and target_value go together$"):
         Rule(target_op=">=")
+    with pytest.raises(ValueError, match="^target_op and target_value go together$"):
+        Rule(target_value=Fraction(1, 2))
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "expected"),
+    [
+        (0, 5, Fraction(0)),
+        (3, 4, Fraction(3, 4)),
+        (7, 7, Fraction(1)),
+        (2, 1, Fraction(2)),
+        (4, 0, None),
+        (4, None, None),
+    ],
+)
+def test_rate_is_the_exact_fraction(numerator, denominator, expected):
+    assert rate(numerator, denominator) == expected
+
+
+@pytest.mark.parametrize(("numerator", "denominator"), [(-1, 5), (3, -4), (-2, -2)])
+def test_rate_refuses_negative_counts(numerator, denominator):
+    with pytest.raises(ValueError, match="^counts must not be negative$"):
+        rate(numerator, denominator)
+
+
+def test_an_unknown_comparison_operator_is_an_error_not_less_than():
+    from indicators.domain import _compare
+
+    assert _compare(1, 2, "<", Fraction(3, 4)) is True
+    with pytest.raises(ValueError, match="unknown operator"):
+        _compare(1, 2, "=<", Fraction(3, 4))
 
 
 @pytest.mark.django_db
