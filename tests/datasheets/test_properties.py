@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -128,44 +129,109 @@ def test_any_cell_contents_give_located_errors(templates, coordinator, data):
         assert all(e.sheet != SHEET_COVER for e in errors)
 
 
-def _check_never_raises(content: bytes) -> None:
+def _check_never_raises(content: bytes) -> list[CellError]:
+    """Check ``content``; every problem is a located, coded CellError. Returns the errors."""
     errors, warnings, _facts = datasheet_check(content=content)
     for problem in (*errors, *warnings):
         assert isinstance(problem, CellError)
         assert problem.code in ErrorCode.values
         assert problem.sheet and problem.cell and problem.message_de and problem.message_en
+    return errors
+
+
+def _located(errors: list[CellError]) -> list[tuple[str, str, str]]:
+    return [(e.sheet, e.cell, e.code) for e in errors]
+
+
+# Whole-file problems are located at the pseudo sheet "Datei" (the file), cell A1 or the part.
+FILE_TYPE_AT_FILE = [("Datei", "A1", ErrorCode.FILE_TYPE)]
+CONTAINER_CODES = {ErrorCode.FILE_TYPE, ErrorCode.UNSAFE_CONTENT}
+
+
+def _python_zip_damaged(content: bytes) -> bool:
+    """Oracle independent of datasheets.safety: Python's zipfile cannot open the archive,
+    or a part fails its CRC / local header check."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            return zf.testzip() is not None
+    except Exception:  # any failure to read the container counts as damage
+        return True
+
+
+def _well_formed_xml(blob: bytes) -> bool:
+    """Oracle independent of the parser under test: does expat accept ``blob``?"""
+    try:
+        ElementTree.fromstring(blob)
+    except (ElementTree.ParseError, ValueError, LookupError):
+        return False
+    return True
+
+
+def _assert_container_error(errors: list[CellError]) -> None:
+    """Garbage gives at least one error, and only container errors of the whole file
+    (SPEC §2/§3 ``file_type``, ``unsafe_content``): it never reaches cell validation."""
+    assert errors, "garbage must not pass"
+    assert {e.code for e in errors} <= CONTAINER_CODES, _located(errors)
+    assert {e.sheet for e in errors} == {"Datei"}, _located(errors)
 
 
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
 @given(content=st.binary(max_size=4096))
 def test_random_bytes_never_raise(catalogue, content):
-    _check_never_raises(content)
-    _check_never_raises(b"PK\x03\x04" + content)
+    errors = _check_never_raises(content)
+    if not content.startswith(b"PK\x03\x04"):
+        # not a zip at all (empty, .xls/CFB, text): SPEC §2 file_type, one error for the file
+        assert _located(errors) == FILE_TYPE_AT_FILE
+    else:
+        _assert_container_error(errors)
+    _assert_container_error(_check_never_raises(b"PK\x03\x04" + content))
 
 
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_truncated_or_damaged_valid_files_never_raise(catalogue, data):
+def test_truncated_or_damaged_valid_files_never_raise(catalogue, site_a, data):
     name = data.draw(st.sampled_from(sorted(p.name for p in GOOD.glob("*.xlsx"))))
     valid = (GOOD / name).read_bytes()
     cut = data.draw(st.integers(min_value=0, max_value=len(valid)))
-    _check_never_raises(valid[:cut])
+    errors = _check_never_raises(valid[:cut])
+    if cut < len(valid):
+        # a zip cut anywhere loses (part of) its end-of-central-directory record
+        assert _located(errors) == FILE_TYPE_AT_FILE
+    else:
+        assert errors == []  # the whole good file, for its own site (site_a)
     flips = data.draw(st.lists(st.tuples(st.integers(0, len(valid) - 1), st.integers(1, 255)), min_size=1, max_size=8))
     damaged = bytearray(valid)
     for pos, mask in flips:
         damaged[pos] ^= mask
-    _check_never_raises(bytes(damaged))
+    errors = _check_never_raises(bytes(damaged))
+    if _python_zip_damaged(bytes(damaged)):
+        _assert_container_error(errors)
+    # else: the flips hit bytes a reader may ignore (timestamps, attributes): anything
+    # located goes
+
+
+# Parts a reader must parse as XML to find and read the Deckblatt, Basisdaten and
+# Kennzahlen sheets of openpyxl_kj2022.xlsx (sheet4 = Hinweise is ignored on import).
+ESSENTIAL_PARTS = {
+    "[Content_Types].xml",
+    "xl/workbook.xml",
+    "xl/_rels/workbook.xml.rels",
+    "xl/worksheets/sheet1.xml",
+    "xl/worksheets/sheet2.xml",
+    "xl/worksheets/sheet3.xml",
+}
 
 
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_a_part_replaced_by_garbage_never_raises(catalogue, data):
+def test_a_part_replaced_by_garbage_never_raises(catalogue, site_a, data):
     valid = (GOOD / "openpyxl_kj2022.xlsx").read_bytes()
     with zipfile.ZipFile(io.BytesIO(valid)) as zf:
         parts = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    assert ESSENTIAL_PARTS <= {name for name, _old in parts}
     index = data.draw(st.integers(0, len(parts) - 1))
     name, old = parts[index]
     new = data.draw(
@@ -179,4 +245,8 @@ def test_a_part_replaced_by_garbage_never_raises(catalogue, data):
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, (part, blob) in enumerate(parts):
             zf.writestr(part, new if i == index else blob)
-    _check_never_raises(out.getvalue())
+    errors = _check_never_raises(out.getvalue())
+    if new == old:
+        assert errors == []  # re-zipped unchanged: still the good file of site_a
+    elif name in ESSENTIAL_PARTS and not _well_formed_xml(new):
+        _assert_container_error(errors)
