@@ -1,36 +1,48 @@
-"""Reads of the datasheets app, scoped by permissions (404 out of scope)."""
+"""Reads of the datasheets app, scoped by ``centres.permissions`` (404 out of scope)."""
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from centres.permissions import Action, site_scope
+from centres.models import Site
+from centres.permissions import Action, restrict
 
 from .models import DatasheetRevision, IndicatorValue
 
+User = AbstractBaseUser | AnonymousUser
 
-def revision_list(*, user, site=None) -> QuerySet[DatasheetRevision]:
-    """Revisions the user may see, newest first; ``site`` narrows to one site.
 
-    A revision whose Deckblatt is not yet read (no site) is visible to its uploader and
-    to users with national scope.
+def revision_list(*, user: User | None, site: Site | None = None) -> QuerySet[DatasheetRevision]:
+    """Revisions the user may see (``Action.VIEW``), newest first, with site, uploader
+    and catalogue version; ``site`` narrows to one site (its revisions and those still
+    expected for it). One query.
+
+    Visible are the revisions of sites in the user's VIEW scope. A revision whose
+    Deckblatt is not yet read (``site`` NULL) is visible to its uploader, to users
+    whose scope covers its ``expected_site`` and to national scope. Anonymous users
+    (and ``None``) see nothing, also not the revisions uploaded by the system
+    (``uploaded_by`` NULL).
     """
     qs = DatasheetRevision.objects.select_related("site", "uploaded_by", "catalogue_version")
-    all_sites, ids = site_scope(user, Action.VIEW)
-    if not all_sites:
-        qs = qs.filter(
-            Q(site_id__in=ids)
-            | Q(site__isnull=True, expected_site_id__in=ids)
-            | Q(site__isnull=True, uploaded_by_id=getattr(user, "pk", None))
-        )
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    unread = qs.filter(site__isnull=True)
+    qs = (
+        restrict(qs, user, Action.VIEW)
+        | restrict(unread, user, Action.VIEW, site_field="expected_site")
+        | unread.filter(uploaded_by=user)
+    )
     if site is not None:
         qs = qs.filter(Q(site=site) | Q(site__isnull=True, expected_site=site))
     return qs
 
 
-def revision_get(*, user, pk: int) -> DatasheetRevision:
-    """One revision in scope; raises Http404 otherwise."""
+def revision_get(*, user: User | None, pk: int) -> DatasheetRevision:
+    """One revision in scope (see ``revision_list``); raises Http404 otherwise (never
+    403: existence does not leak)."""
     return get_object_or_404(revision_list(user=user), pk=pk)
 
 
