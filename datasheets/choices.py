@@ -51,6 +51,12 @@ class RevisionStatus(models.TextChoices):
     DISCARDED = "discarded", _("discarded")
 
 
+class RevisionError(models.TextChoices):
+    """Refused steps on a revision (confirm, discard); the label is the message."""
+
+    WRONG_STATE = "wrong_state", _("This revision is not awaiting confirmation.")
+
+
 class RevisionSource(models.TextChoices):
     WEB = "web", _("web upload")
     CLI = "cli", _("command line")

@@ -10,8 +10,6 @@ imports. Nothing else in the project names a cell address.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
 
 from openpyxl.utils import get_column_letter
 
@@ -263,10 +261,6 @@ class Layout:
             else:
                 terms.append(f"{SHEET_BASE}!{self.field_cell(key)}")
         return "=" + "+".join(terms) if terms else "=0"
-
-
-def _frac(value: Decimal | None) -> Fraction | None:
-    return None if value is None else Fraction(value)
 
 
 def layout_from_data(version_id: str, layout_revision: int, layout: dict, definitions) -> Layout:

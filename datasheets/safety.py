@@ -2,9 +2,9 @@
 
 SPEC §2: only OOXML .xlsx; refused with a coded error are .xls / encrypted (CFB)
 files, macros, .ods, renamed CSV, external links, zip bombs, DTDs/entities, files
-over 5 MB and sheets of absurd dimensions. Everything here reads bounded amounts and
-uses bounded regular expressions; nothing is parsed as XML (the DTD check must come
-before any XML parser sees untrusted bytes).
+over ``settings.DATASHEET_MAX_BYTES`` (5 MB) and sheets of absurd dimensions.
+Everything here reads bounded amounts and uses bounded regular expressions; nothing is
+parsed as XML (the DTD check must come before any XML parser sees untrusted bytes).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import struct
 import zipfile
 import zlib
 
+from django.conf import settings
+
 from .choices import ErrorCode
 from .messages import CellError, cell_error
 
-MAX_BYTES = 5 * 1024 * 1024  # SPEC §2
 MAX_UNCOMPRESSED = 50 * 1024 * 1024  # declared total of all parts
 MAX_RATIO = 100  # declared uncompressed / compressed size (of one part or of the archive)
 RATIO_MIN_SIZE = 256 * 1024  # the ratio is judged for parts (or archives) above this size
@@ -86,8 +87,9 @@ def precheck(content: bytes) -> list[CellError]:
     ``Datei!A1`` (the file as a whole), at the offending part's name, or at the sheet
     and cell of an absurd dimension (e.g. ``Kennzahlen!XFD1048576``).
     """
-    if len(content) > MAX_BYTES:
-        return [cell_error(FILE, "A1", ErrorCode.FILE_TOO_LARGE, size=_human(len(content)), limit=_human(MAX_BYTES))]
+    limit = settings.DATASHEET_MAX_BYTES  # SPEC §2, the one definition of the limit
+    if len(content) > limit:
+        return [cell_error(FILE, "A1", ErrorCode.FILE_TOO_LARGE, size=_human(len(content)), limit=_human(limit))]
     if not content:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=" (leere Datei / empty file)")]
     if content.startswith(CFB_MAGIC):

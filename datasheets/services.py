@@ -23,7 +23,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from centres.models import Site
 from centres.permissions import Action, user_can
@@ -35,8 +37,8 @@ from qiportal.exceptions import ApplicationError
 
 from . import safety
 from .checking import datasheet_check, version_for_year
-from .choices import ErrorCode, RevisionSource, RevisionStatus
-from .layout import COVER_FIELDS, layout_for
+from .choices import ErrorCode, RevisionError, RevisionSource, RevisionStatus
+from .layout import layout_for
 from .messages import CellError, cell_error
 from .models import BaseDataValue, DatasheetRevision, IndicatorValue
 from .reports import current_revision, revision_report
@@ -64,8 +66,9 @@ def template_filename(site: Site, indicator_year: int) -> str:
 
 
 def site_cover(site: Site, indicator_year: int, version: CatalogueVersion) -> dict[str, object]:
-    """Deckblatt values pre-filled from the site (SPEC §2; keys of ``COVER_FIELDS``)."""
-    cover = {
+    """Deckblatt values pre-filled from the site (SPEC §2): exactly the keys of
+    ``layout.COVER_FIELDS`` (a test holds the two together)."""
+    return {
         "registration_number": site.registration_number,
         "centre": site.centre.name,
         "site": f"{site.name}, {site.city}",
@@ -80,8 +83,6 @@ def site_cover(site: Site, indicator_year: int, version: CatalogueVersion) -> di
         "oncobox": "",
         "catalogue_version": version.id,
     }
-    assert set(cover) == {key for key, _label in COVER_FIELDS}
-    return cover
 
 
 def datasheet_template_build(
@@ -93,11 +94,12 @@ def datasheet_template_build(
     is in force for the year, (site_forbidden) when the user may not submit for the site.
     """
     if acting_user is not None and not user_can(acting_user, Action.SUBMIT, site):
-        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Vorlage abrufen.")
+        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, _("You may not download a template for this site."))
     version = version_for_year(indicator_year)
     if version is None:
         raise ApplicationError(
-            ErrorCode.YEAR_MISMATCH, f"Für Kennzahlenjahr {indicator_year} ist kein Kennzahlenkatalog hinterlegt."
+            ErrorCode.YEAR_MISMATCH,
+            _("No indicator catalogue is on record for indicator year %(year)d.") % {"year": indicator_year},
         )
     layout = layout_for(version)
     content = workbook_bytes(layout, site_cover(site, indicator_year, version), values)
@@ -128,18 +130,22 @@ def datasheet_upload(
     again. ``auto_confirm``
     (default: True for command line and demo, False for the web) skips the preview when
     the revision replaces a current one. Raises ApplicationError(file_too_large) above
-    5 MB and (site_forbidden) when the user may not submit for ``expected_site``.
+    ``settings.DATASHEET_MAX_BYTES`` (5 MB, SPEC §2) and (site_forbidden) when the user
+    may not submit for ``expected_site``.
     """
-    if len(content) > safety.MAX_BYTES:
+    limit = settings.DATASHEET_MAX_BYTES
+    if len(content) > limit:
         raise ApplicationError(
-            ErrorCode.FILE_TOO_LARGE, f"Die Datei ist größer als {safety.MAX_BYTES // (1024 * 1024)} MB."
+            ErrorCode.FILE_TOO_LARGE,
+            _("The file is %(size)s; at most %(limit)s is allowed.")
+            % {"size": filesizeformat(len(content)), "limit": filesizeformat(limit)},
         )
     if (
         expected_site is not None
         and acting_user is not None
         and not user_can(acting_user, Action.SUBMIT, expected_site)
     ):
-        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie kein Datenblatt einreichen.")
+        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, _("You may not submit a data sheet for this site."))
     if auto_confirm is None:
         auto_confirm = source != RevisionSource.WEB
     sha256 = hashlib.sha256(content).hexdigest()
@@ -277,7 +283,7 @@ def _check_stored_file(revision: DatasheetRevision, *, limited: bool):
     from celery.exceptions import SoftTimeLimitExceeded
 
     with revision.file.open("rb") as handle:
-        content = handle.read(safety.MAX_BYTES + 1)
+        content = handle.read(settings.DATASHEET_MAX_BYTES + 1)
     if hashlib.sha256(content).hexdigest() != revision.sha256:
         return None, cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")
     started = time.monotonic()
@@ -357,11 +363,9 @@ def revision_abort(*, revision_id: int) -> DatasheetRevision | None:
 def _revision_for_user_action(revision: DatasheetRevision, acting_user) -> DatasheetRevision:
     revision = DatasheetRevision.objects.select_for_update().get(pk=revision.pk)
     if not user_can(acting_user, Action.SUBMIT, revision.site):
-        raise ApplicationError(
-            ErrorCode.SITE_FORBIDDEN, "Für diesen Standort dürfen Sie keine Datenblätter bestätigen."
-        )
+        raise ApplicationError(ErrorCode.SITE_FORBIDDEN, _("You may not confirm or discard data sheets for this site."))
     if not revision.awaiting_confirmation:
-        raise ApplicationError("wrong_state", "Diese Revision wartet nicht auf eine Bestätigung.")
+        raise ApplicationError(RevisionError.WRONG_STATE)
     return revision
 
 

@@ -136,10 +136,11 @@ STORAGES = {
 if DEBUG or os.environ.get("PYTEST_VERSION"):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
-# Uploads: the Datenblatt limit is 5 MB (SPEC §2); the request may carry a little more.
+# Uploads: the Datenblatt limit is 5 MB (SPEC §2), defined only here (the upload form,
+# datasheets.services and datasheets.safety read it); the request may carry a little more.
 DATASHEET_MAX_BYTES = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = DATASHEET_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATASHEET_MAX_BYTES + 1024 * 1024
 
 # Security headers. CSP is Django's own (6.0+): no inline script, no third-party origin.
 from django.utils.csp import CSP  # noqa: E402

@@ -322,3 +322,58 @@ def test_german_first_even_for_an_english_browser(client, coordinator):
     assert response.headers["Content-Language"] == "de"
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert client.get("/", HTTP_ACCEPT_LANGUAGE="de").headers["Content-Language"] == "en"
+
+
+# ------------------------------------------------------------ service refusals (issue 7)
+
+
+def _revision(site, uploaded_by, status):
+    from datasheets.models import DatasheetRevision
+
+    return DatasheetRevision.objects.create(
+        uploaded_by=uploaded_by,
+        file="datasheets/test.xlsx",
+        original_name="Datenblatt.xlsx",
+        size=1234,
+        sha256="0" * 64,
+        expected_site=site,
+        site=site,
+        indicator_year=YEAR,
+        catalogue_version_id="KJ2024",
+        status=status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "german", "english"),
+    [
+        (
+            "coordinator",
+            "evaluated",
+            "Diese Revision wartet nicht auf eine Bestätigung.",
+            "This revision is not awaiting confirmation.",
+        ),
+        (
+            "auditor",
+            "validated",
+            "Für diesen Standort dürfen Sie keine Datenblätter bestätigen oder verwerfen.",
+            "You may not confirm or discard data sheets for this site.",
+        ),
+    ],
+)
+def test_refused_confirmation_is_german_by_default_and_english_after_the_switch(
+    client, catalogue, site_a, who, status, german, english, request
+):
+    user = request.getfixturevalue(who)
+    revision = _revision(site_a, request.getfixturevalue("coordinator"), status)
+    client.force_login(user)
+    url = reverse("datasheets:revision_confirm", args=[revision.pk])
+
+    body = client.post(url, follow=True).content.decode()
+    assert german in body and english not in body
+
+    _english(client)
+    body = client.post(url, follow=True).content.decode()
+    assert english in body and german not in body
+    revision.refresh_from_db()
+    assert (revision.status, revision.confirmed_at) == (status, None)  # nothing changed
