@@ -11,18 +11,13 @@ scope).
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from django.db.models import Count
 from django.http import HttpResponse
-from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from centres.models import Site
 from centres.permissions import Action, user_can
 from centres.selectors import site_get
-from indicators.choices import DeviationState
-from indicators.selectors import deviation_list
+from indicators.selectors import deviation_summary
 from qiportal.portal import PortalMixin, url_with_query
 
 from .forms import DatasheetUploadForm, TemplateDownloadForm
@@ -31,15 +26,6 @@ from .tables import RevisionTable
 from .views import revisions_fingerprint
 
 SITE_REVISIONS_SHOWN = 20
-
-SUMMARY_STATES = [
-    DeviationState.OPEN,
-    DeviationState.JUSTIFIED,
-    DeviationState.ACCEPTED,
-    DeviationState.NOTE,
-    DeviationState.NONCONFORMITY,
-    DeviationState.RESOLVED,
-]
 
 
 class SiteRevisionsMixin:
@@ -81,54 +67,10 @@ class SiteDetailView(PortalMixin, SiteRevisionsMixin, TemplateView):
             upload_form=(
                 DatasheetUploadForm(user=user, initial={"site": site.pk}, auto_id="upl_%s") if can_submit else None
             ),
-            deviation_summary=deviation_summary(user, site),
+            deviation_summary=deviation_summary(user=user, site=site),
             deviations_url=url_with_query("indicators:deviation_list", site=site.pk),
         )
         return context
-
-
-def deviation_summary(user, site: Site) -> dict:
-    """Deviation records of a site the user may view, per indicator year × review
-    state (active records) plus the closed ones; every count links to the filtered
-    deviation list. One query.
-
-    Returns ``{"headers": [label, ...], "years": [{"year": int, "cells": [{"n": int,
-    "url": str}, ...]}, ...]}``, newest year first, one cell per header."""
-    rows = (
-        deviation_list(user=user, site_id=site.pk)
-        .order_by()
-        .values("indicator_year", "state", "is_active")
-        .annotate(n=Count("pk"))
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        key = row["state"] if row["is_active"] else "closed"
-        counts[row["indicator_year"]][key] += row["n"]
-    years = []
-    for year in sorted(counts, reverse=True):
-        cells = []
-        for state in SUMMARY_STATES:
-            cells.append(
-                {
-                    "n": counts[year][state],
-                    "url": url_with_query(
-                        "indicators:deviation_list",
-                        site=site.pk,
-                        indicator_year=year,
-                        state=state.value,
-                        active="active",
-                    ),
-                }
-            )
-        cells.append(
-            {
-                "n": counts[year]["closed"],
-                "url": url_with_query("indicators:deviation_list", site=site.pk, indicator_year=year, active="closed"),
-            }
-        )
-        years.append({"year": year, "cells": cells})
-    headers = [s.label for s in SUMMARY_STATES] + [_("closed")]
-    return {"headers": headers, "years": years}
 
 
 class SiteRevisionsView(SiteRevisionsMixin, TemplateView):

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
+from centres.models import Site
 from centres.permissions import Action, restrict
+from qiportal.portal import url_with_query
 
+from .choices import DeviationState
 from .models import Deviation, Evaluation, IndicatorDefinition, IndicatorYear
 from .statistics import IndicatorStatistics, indicator_statistics
 
@@ -216,6 +220,62 @@ def deviation_get(*, user: User, pk: int) -> Deviation:
     """One deviation the user may view; raises Http404 for an unknown or out-of-scope
     record (never 403: existence does not leak)."""
     return get_object_or_404(deviation_list(user=user), pk=pk)
+
+
+# Columns of ``deviation_summary``: the review states of active records, then "closed".
+SUMMARY_STATES = [
+    DeviationState.OPEN,
+    DeviationState.JUSTIFIED,
+    DeviationState.ACCEPTED,
+    DeviationState.NOTE,
+    DeviationState.NONCONFORMITY,
+    DeviationState.RESOLVED,
+]
+
+
+def deviation_summary(*, user: User, site: Site) -> dict:
+    """Deviation records of ``site`` the user may view (``deviation_list``, so an
+    out-of-scope site gives no rows), counted per indicator year × review state of the
+    active records plus the closed ones; every count links to the filtered deviation
+    list. One query (after the user's memberships).
+
+    Returns ``{"headers": [label, ...], "years": [{"year": int, "cells": [{"n": int,
+    "url": str}, ...]}, ...]}``, newest year first, one cell per header: the states of
+    ``SUMMARY_STATES``, then closed. Counts are integers."""
+    rows = (
+        deviation_list(user=user, site_id=site.pk)
+        .order_by()
+        .values("indicator_year", "state", "is_active")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        key = row["state"] if row["is_active"] else "closed"
+        counts[row["indicator_year"]][key] += row["n"]
+    years = []
+    for year in sorted(counts, reverse=True):
+        cells = [
+            {
+                "n": counts[year][state],
+                "url": url_with_query(
+                    "indicators:deviation_list",
+                    site=site.pk,
+                    indicator_year=year,
+                    state=state.value,
+                    active="active",
+                ),
+            }
+            for state in SUMMARY_STATES
+        ]
+        cells.append(
+            {
+                "n": counts[year]["closed"],
+                "url": url_with_query("indicators:deviation_list", site=site.pk, indicator_year=year, active="closed"),
+            }
+        )
+        years.append({"year": year, "cells": cells})
+    headers = [s.label for s in SUMMARY_STATES] + [_("closed")]
+    return {"headers": headers, "years": years}
 
 
 def indicator_year_choices() -> list[tuple[int, int]]:

@@ -137,6 +137,7 @@ def evaluation_record(
     return evaluation
 
 
+@transaction.atomic
 def deviation_sync(
     *,
     site: Site,
@@ -157,6 +158,10 @@ def deviation_sync(
     ``closed_at``), never deleted; a returning flag reopens its record. A non-empty
     ``justification`` (Begründung from the Datenblatt) moves an open record to
     ``justified``. Returns the active records.
+
+    Atomic on its own: the records of the key are locked (``select_for_update``) and
+    all changes and log entries are written together or not at all, also when called
+    outside a transaction (PostgreSQL refuses ``select_for_update`` in autocommit).
     """
     wanted = set(flags)
     now = timezone.now()

@@ -1,59 +1,23 @@
 """Tables of the indicators app and the display helpers shared by all tables.
 
-Formatting lives here (django-tables2 ``render_<column>``); numbers follow the active
-locale (German default: ``95,0 %``, ``1.234``). Rates are Fractions 0..1 and are shown
-as percent with one decimal, rounded half up.
+Formatting lives in ``render_<column>`` (django-tables2) with the number helpers of
+``indicators.formatting`` (re-exported here for the other apps' tables): numbers follow
+the active locale (German default: ``95,0 %``, ``1.234``); rates are Fractions 0..1,
+shown as percent with one decimal, rounded half up.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
-
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .choices import DeviationState, Flag
+from .formatting import EMPTY, format_count, format_percent, format_value
 from .models import Deviation
 
 TABLE_TEMPLATE = "django_tables2/qiportal.html"
-EMPTY = "–"
-
-
-def _to_decimal(value: Fraction | Decimal | int | float) -> Decimal:
-    if isinstance(value, Fraction):
-        return Decimal(value.numerator) / Decimal(value.denominator)
-    return Decimal(str(value))
-
-
-def format_percent(value: Fraction | Decimal | None) -> str:
-    """A rate 0..1 as percent with one decimal in the active locale, e.g. ``95,0 %``;
-    ``–`` for None (not evaluable)."""
-    if value is None:
-        return EMPTY
-    pct = (_to_decimal(value) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{number_format(pct, decimal_pos=1)}\u00a0%"
-
-
-def format_count(value: Fraction | Decimal | int | None) -> str:
-    """A count with digit grouping (``1.234``); a non-integer statistic of counts (a
-    median of 4 sites, say) with one decimal; ``–`` for None."""
-    if value is None:
-        return EMPTY
-    number = _to_decimal(value)
-    if number == number.to_integral_value():
-        return number_format(int(number), force_grouping=True)
-    number = number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return number_format(number, decimal_pos=1, force_grouping=True)
-
-
-def format_value(value: Fraction | Decimal | int | None, *, is_count: bool) -> str:
-    """A statistic of a rate indicator as percent, of a count indicator as number."""
-    return format_count(value) if is_count else format_percent(value)
-
 
 FLAG_LABELS = dict(Flag.choices)
 STATE_LABELS = dict(DeviationState.choices)

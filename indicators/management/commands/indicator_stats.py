@@ -1,7 +1,8 @@
 """``python manage.py indicator_stats --year 2022 [--code 5] [--json]``: national
 statistics per indicator (SPEC §5).
 
-Without ``--json`` a German table in percent with one decimal (counts as integers);
+Without ``--json`` a German table in percent with one decimal, counts as integers,
+formatted by ``indicators.formatting`` like the pages (``96,5 %``, ``11.577``);
 with ``--json`` one JSON document: a list of objects, rates as floats 0..1 rounded to
 6 decimals (never percent) plus the exact pooled rate as ``"num/den"``.
 """
@@ -14,7 +15,9 @@ from fractions import Fraction
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
+from indicators.formatting import EMPTY, NBSP, format_count, format_percent
 from indicators.models import IndicatorDefinition, IndicatorYear
 from indicators.selectors import IndicatorStatRow, indicator_stats
 
@@ -36,32 +39,6 @@ HEADERS = (
     "Zähler 0",
     "100 %",
 )
-DASH = "–"
-
-
-def _round_half_up(value: Fraction, places: int) -> Fraction:
-    """``value`` rounded half up to ``places`` decimals, exactly (value >= 0)."""
-    scale = 10**places
-    scaled = value * scale
-    return Fraction((2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator), scale)
-
-
-def _german(value: Fraction, places: int) -> str:
-    rounded = _round_half_up(value, places)
-    return f"{float(rounded):.{places}f}".replace(".", ",")
-
-
-def format_percent(value: Fraction | None) -> str:
-    """A rate 0..1 as German percent with one decimal, e.g. ``96,5 %``; ``–`` for None."""
-    return DASH if value is None else f"{_german(value * 100, 1)} %"
-
-
-def format_count(value: Fraction | int | None) -> str:
-    """A count as an integer; an interpolated (non-whole) percentile with one decimal."""
-    if value is None:
-        return DASH
-    value = Fraction(value)
-    return str(value.numerator) if value.denominator == 1 else _german(value, 1)
 
 
 def _float(value: Fraction | None) -> float | None:
@@ -73,13 +50,13 @@ def _table_row(row: IndicatorStatRow) -> list[str]:
     fmt = format_count if s.is_count else format_percent
     title = d.title_de if len(d.title_de) <= TITLE_WIDTH else d.title_de[: TITLE_WIDTH - 1] + "…"
     if s.sites_meeting_target is None:
-        target = DASH
+        target = EMPTY
     elif s.share_meeting_target is None:  # no evaluable site
         target = str(s.sites_meeting_target)
     else:
         target = f"{s.sites_meeting_target} ({format_percent(s.share_meeting_target)})"
     if s.is_count:
-        pooled = f"Σ {s.total}" if s.n_sites else DASH
+        pooled = f"Σ {format_count(s.total)}" if s.n_sites else EMPTY
     else:
         pooled = format_percent(s.pooled_rate)
     return [
@@ -95,15 +72,18 @@ def _table_row(row: IndicatorStatRow) -> list[str]:
         fmt(s.p95),
         fmt(s.maximum),
         target,
-        DASH if s.sites_inside_corridor is None else str(s.sites_inside_corridor),
+        EMPTY if s.sites_inside_corridor is None else str(s.sites_inside_corridor),
         str(s.sites_with_zero_numerator),
-        DASH if s.sites_at_100_percent is None else str(s.sites_at_100_percent),
+        EMPTY if s.sites_at_100_percent is None else str(s.sites_at_100_percent),
     ]
 
 
 def render_table(rows: list[IndicatorStatRow]) -> str:
-    """The German plain-text table: KeZa and Kennzahl left-aligned, numbers right."""
-    lines = [list(HEADERS), *(_table_row(r) for r in rows)]
+    """The German plain-text table: KeZa and Kennzahl left-aligned, numbers right;
+    numbers in German format whatever the active language, plain spaces only."""
+    with translation.override("de"):
+        body = [[cell.replace(NBSP, " ") for cell in _table_row(r)] for r in rows]
+    lines = [list(HEADERS), *body]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
 
     def fmt(line: list[str]) -> str:
