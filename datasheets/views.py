@@ -60,7 +60,7 @@ class TemplateDownloadView(View):
                 acting_user=request.user,
             )
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.message, extra_tags=exc.code)  # the stable code: data-code
             return redirect("centres:site_detail", pk=site.pk)
         response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -212,7 +212,7 @@ class RevisionDecisionView(View):
         try:
             service(revision=revision, acting_user=request.user)
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.message, extra_tags=exc.code)  # the stable code: data-code
         else:
             if self.action == "confirm":
                 messages.success(
