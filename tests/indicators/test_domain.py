@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indicators.domain import OPERATORS, Flag, Kind, Rule, evaluate, rate
+from indicators.domain import OPERATORS, Flag, Kind, Rule, corridor_position, evaluate, meets_target, rate
 from indicators.models import IndicatorDefinition
 
 AT_LEAST_95 = Rule(target_op=">=", target_value=Fraction(95, 100))
@@ -37,10 +37,18 @@ def test_at_least_target_is_inclusive_and_exact(numerator, denominator, expected
     assert evaluate(numerator, denominator, AT_LEAST_95) == expected
 
 
-def test_float_trap_is_really_a_float_trap():
-    # documents why the case above matters: float arithmetic gets it wrong
-    assert 94_999_999_999_999_999 / 10**17 >= 0.95
-    assert Fraction(94_999_999_999_999_999, 10**17) < Fraction(95, 100)
+def test_target_and_corridor_helpers_are_exact_where_a_float_rounds():
+    # meets_target and corridor_position also serve the national statistics and charts.
+    # 94_999_999_999_999_999 / 10**17 is just below 95 % (as a float it rounds to 0.95);
+    # 80_000_000_000_000_001 / 10**17 is just above 80 % (as a float it rounds to 0.8).
+    just_below_95, just_above_80 = (94_999_999_999_999_999, 10**17), (80_000_000_000_000_001, 10**17)
+    assert meets_target(*just_below_95, AT_LEAST_95) is False
+    assert meets_target(95 * 10**15, 10**17, AT_LEAST_95) is True
+    assert corridor_position(*just_below_95, Rule(corridor_lower=Fraction(95, 100))) == -1
+    assert corridor_position(95 * 10**15, 10**17, Rule(corridor_lower=Fraction(95, 100))) == 0
+    assert corridor_position(*just_above_80, UPPER_80) == 1
+    assert corridor_position(80 * 10**15, 10**17, UPPER_80) == 0
+    assert evaluate(*just_above_80, UPPER_80) == (Flag.IMPLAUSIBLE_HIGH,)
 
 
 @pytest.mark.parametrize(
@@ -58,8 +66,8 @@ def test_at_most_target_is_inclusive(numerator, denominator, expected):
 
 
 def test_at_most_seven_percent_where_float_percent_overshoots():
+    # (as floats, 7 / 100 * 100 is 7.000000000000001 and would miss "<= 7 %")
     rule = Rule(target_op="<=", target_value=Fraction(7, 100))
-    assert 7 / 100 * 100 > 7  # float: 7.000000000000001
     assert evaluate(7, 100, rule) == ()
     assert evaluate(70, 1000, rule) == ()
     assert evaluate(71, 1000, rule) == (Flag.TARGET_NOT_MET,)
