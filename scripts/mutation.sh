@@ -10,7 +10,7 @@
 #   scripts/mutation.sh --report-only
 #
 # Exit 0 only when every module kills >= 90 % of its non-equivalent mutants and every
-# survivor is listed in tests/mutation/equivalents.txt with a reason. Bounded by
+# survivor is listed in tests/mutation/<module>.txt with a reason. Bounded by
 # MUTATION_BUDGET_MINUTES (default 150); a run cut short reports the mutants it did not
 # reach and exits 1; running the script again continues from there.
 set -euo pipefail

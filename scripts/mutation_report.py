@@ -2,7 +2,8 @@
 
 Reads mutmut's results (``mutants/<module>.py.meta``) for the modules listed under
 ``[tool.mutmut] only_mutate`` in pyproject.toml and the reviewed equivalent mutants in
-``tests/mutation/equivalents.txt`` (one ``<mutant name>  <one-line reason>`` per line).
+``tests/mutation/*.txt`` (one ``<mutant name>  <one-line reason>`` per line, ``#``
+comments; one file per module).
 
 Per module: mutants, killed (a test failed, or the mutant timed out / crashed), survived,
 equivalent (listed), not reached (run cut short), kill rate = killed / (mutants −
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalents.txt"
+EQUIVALENTS = ROOT / "tests" / "mutation"
 GOAL = 0.90
 # mutmut's exit codes per mutant: 1 a test failed; 0 every test passed; 33 no test
 # covers it; 37 the type checker caught it; negative or 152/-24 killed by a signal
@@ -46,19 +47,19 @@ class ModuleResult:
         return len(self.killed) / counted if counted else 1.0
 
 
-def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
-    """``{mutant name: reason}``; raises ValueError for a line without a reason."""
+def load_equivalents(folder: Path = EQUIVALENTS) -> dict[str, str]:
+    """``{mutant name: reason}`` from every ``*.txt`` in ``folder``; raises ValueError
+    for a line without a reason."""
     result: dict[str, str] = {}
-    if not path.exists():
-        return result
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, reason = line.partition(" ")
-        if not reason.strip():
-            raise ValueError(f"{path.name}:{number}: {name} has no reason")
-        result[name] = reason.strip()
+    for path in sorted(folder.glob("*.txt")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, reason = line.partition(" ")
+            if not reason.strip():
+                raise ValueError(f"{path.name}:{number}: {name} has no reason")
+            result[name] = reason.strip()
     return result
 
 
@@ -107,7 +108,7 @@ def main() -> int:
     stale = sorted(set(equivalents) - all_equivalent)
     survivors = [n for r in results for n in r.survived]
     if survivors:
-        print(f"\n{len(survivors)} surviving mutants not listed in {EQUIVALENTS.relative_to(ROOT)}:")
+        print(f"\n{len(survivors)} surviving mutants not listed in {EQUIVALENTS.relative_to(ROOT)}/*.txt:")
         for name in survivors:
             print(f"\n{show(name)}")
     if stale:
