@@ -122,6 +122,29 @@ def test_sync_keeps_review_and_updates_values_and_revision(deviation, keza5, sit
     assert stored.state == DeviationState.JUSTIFIED and stored.justification == "Kleine Fallzahl"
 
 
+@pytest.mark.parametrize(("numerator", "denominator"), [(2, 40), (1, 41)])
+def test_sync_updates_changed_values_under_the_same_revision(deviation, keza5, site_a, numerator, denominator):
+    deviation_sync(
+        site=site_a,
+        indicator_year=YEAR,
+        definition=keza5,
+        flags=["target_not_met"],
+        numerator=numerator,
+        denominator=denominator,
+    )
+    stored = Deviation.objects.get(pk=deviation.pk)
+    assert (stored.numerator, stored.denominator) == (numerator, denominator)
+
+
+def test_sync_reopens_under_the_same_revision(deviation, keza5, site_a):
+    deviation_sync(site=site_a, indicator_year=YEAR, definition=keza5, flags=[], numerator=1, denominator=40)
+    deviation_sync(
+        site=site_a, indicator_year=YEAR, definition=keza5, flags=["target_not_met"], numerator=1, denominator=40
+    )
+    stored = Deviation.objects.get(pk=deviation.pk)
+    assert stored.is_active and stored.closed_at is None
+
+
 def test_sync_only_a_new_revision_updates_the_source(deviation, keza5, site_a):
     deviation_sync(
         site=site_a,
