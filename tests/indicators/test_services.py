@@ -37,10 +37,21 @@ def keza5(catalogue):
 
 @pytest.fixture
 def deviation(site_a, keza5):
-    (dev,) = deviation_sync(
-        site=site_a, indicator_year=YEAR, definition=keza5, flags=["target_not_met"], numerator=1, denominator=40
-    )
+    (dev,) = _sync(site_a, keza5)
     return dev
+
+
+def _sync(site, definition, flags=("target_not_met",), numerator=1, denominator=40, **kw) -> list[Deviation]:
+    """deviation_sync for indicator year 2022; by default KeZa 5 at 1/40 (2.5 % < 5 %)."""
+    return deviation_sync(
+        site=site,
+        indicator_year=YEAR,
+        definition=definition,
+        flags=list(flags),
+        numerator=numerator,
+        denominator=denominator,
+        **kw,
+    )
 
 
 def _actions(obj) -> list[str]:
@@ -65,15 +76,7 @@ def office_site_user(site_a):
 
 
 def test_sync_opens_one_record_per_flag_with_values_and_log(site_a, keza5):
-    active = deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met", "implausible_high"],
-        numerator=1,
-        denominator=40,
-        source_revision_id=77,
-    )
+    active = _sync(site_a, keza5, flags=["target_not_met", "implausible_high"], source_revision_id=77)
     assert sorted(d.flag for d in active) == ["implausible_high", "target_not_met"]
     rows = Deviation.objects.filter(site=site_a, indicator_year=YEAR, code="5")
     assert rows.count() == 2
@@ -87,18 +90,14 @@ def test_sync_opens_one_record_per_flag_with_values_and_log(site_a, keza5):
 
 
 def test_sync_without_flags_writes_nothing(site_a, keza5):
-    assert (
-        deviation_sync(site=site_a, indicator_year=YEAR, definition=keza5, flags=[], numerator=3, denominator=40) == []
-    )
+    assert _sync(site_a, keza5, flags=[], numerator=3) == []
     assert Deviation.objects.count() == 0
     assert LogEntry.objects.count() == 0
 
 
 def test_sync_same_values_again_changes_nothing(deviation, keza5, site_a):
     before = Deviation.objects.get(pk=deviation.pk)
-    (again,) = deviation_sync(
-        site=site_a, indicator_year=YEAR, definition=keza5, flags=["target_not_met"], numerator=1, denominator=40
-    )
+    (again,) = _sync(site_a, keza5)
     assert again.pk == deviation.pk
     assert Deviation.objects.count() == 1
     assert _actions(deviation) == ["indicators.deviation.opened"]
@@ -107,15 +106,7 @@ def test_sync_same_values_again_changes_nothing(deviation, keza5, site_a):
 
 def test_sync_keeps_review_and_updates_values_and_revision(deviation, keza5, site_a, coordinator):
     deviation_justify(deviation=deviation, text="Kleine Fallzahl", acting_user=coordinator)
-    (same,) = deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=1,
-        denominator=50,
-        source_revision_id=9,
-    )
+    (same,) = _sync(site_a, keza5, denominator=50, source_revision_id=9)
     stored = Deviation.objects.get(pk=deviation.pk)
     assert same.pk == deviation.pk
     assert (stored.numerator, stored.denominator, stored.source_revision_id) == (1, 50, 9)
@@ -124,75 +115,37 @@ def test_sync_keeps_review_and_updates_values_and_revision(deviation, keza5, sit
 
 @pytest.mark.parametrize(("numerator", "denominator"), [(2, 40), (1, 41)])
 def test_sync_updates_changed_values_under_the_same_revision(deviation, keza5, site_a, numerator, denominator):
-    deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=numerator,
-        denominator=denominator,
-    )
+    _sync(site_a, keza5, numerator=numerator, denominator=denominator)
     stored = Deviation.objects.get(pk=deviation.pk)
     assert (stored.numerator, stored.denominator) == (numerator, denominator)
 
 
 def test_sync_reopens_under_the_same_revision(deviation, keza5, site_a):
-    deviation_sync(site=site_a, indicator_year=YEAR, definition=keza5, flags=[], numerator=1, denominator=40)
-    deviation_sync(
-        site=site_a, indicator_year=YEAR, definition=keza5, flags=["target_not_met"], numerator=1, denominator=40
-    )
+    _sync(site_a, keza5, flags=[])
+    _sync(site_a, keza5)
     stored = Deviation.objects.get(pk=deviation.pk)
     assert stored.is_active and stored.closed_at is None
 
 
 def test_sync_only_a_new_revision_updates_the_source(deviation, keza5, site_a):
-    deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=1,
-        denominator=40,
-        source_revision_id=12,
-    )
+    _sync(site_a, keza5, source_revision_id=12)
     assert Deviation.objects.get(pk=deviation.pk).source_revision_id == 12
 
 
 def test_sync_moves_a_record_to_the_new_definition(deviation, site_a, catalogue):
     other = IndicatorDefinition.objects.get(version_id="KJ2024", code="5")
-    deviation_sync(
-        site=site_a, indicator_year=YEAR, definition=other, flags=["target_not_met"], numerator=1, denominator=40
-    )
+    _sync(site_a, other)
     assert Deviation.objects.get(pk=deviation.pk).definition_id == other.pk
 
 
 def test_sync_closes_a_vanished_flag_and_reopens_it(deviation, keza5, site_a):
-    assert (
-        deviation_sync(
-            site=site_a,
-            indicator_year=YEAR,
-            definition=keza5,
-            flags=[],
-            numerator=4,
-            denominator=40,
-            source_revision_id=5,
-        )
-        == []
-    )
+    assert _sync(site_a, keza5, flags=[], numerator=4, source_revision_id=5) == []
     closed = Deviation.objects.get(pk=deviation.pk)
     assert not closed.is_active and closed.closed_at is not None
     assert closed.source_revision_id == 5
     assert _log(closed, "indicators.deviation.closed").data == {"revision": 5}
 
-    (back,) = deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=1,
-        denominator=40,
-        source_revision_id=6,
-    )
+    (back,) = _sync(site_a, keza5, source_revision_id=6)
     reopened = Deviation.objects.get(pk=deviation.pk)
     assert back.pk == deviation.pk
     assert reopened.is_active and reopened.closed_at is None and reopened.source_revision_id == 6
@@ -205,26 +158,16 @@ def test_sync_closes_a_vanished_flag_and_reopens_it(deviation, keza5, site_a):
 
 
 def test_sync_leaves_other_sites_years_and_codes_alone(deviation, keza5, site_a, site_b):
-    deviation_sync(site=site_b, indicator_year=YEAR, definition=keza5, flags=[], numerator=4, denominator=40)
+    _sync(site_b, keza5, flags=[], numerator=4)
     deviation_sync(site=site_a, indicator_year=YEAR + 1, definition=keza5, flags=[], numerator=4, denominator=40)
     keza8 = IndicatorDefinition.objects.get(version_id="KJ2022", code="8")
-    deviation_sync(site=site_a, indicator_year=YEAR, definition=keza8, flags=[], numerator=4, denominator=4)
+    _sync(site_a, keza8, flags=[], numerator=4, denominator=4)
     assert Deviation.objects.get(pk=deviation.pk).is_active
 
 
 def test_sync_with_justification_from_the_datasheet(site_a, keza5, coordinator):
     long_text = "x" * 2500
-    (dev,) = deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=1,
-        denominator=40,
-        source_revision_id=3,
-        justification=long_text,
-        acting_user=coordinator,
-    )
+    (dev,) = _sync(site_a, keza5, source_revision_id=3, justification=long_text, acting_user=coordinator)
     stored = Deviation.objects.get(pk=dev.pk)
     assert stored.state == DeviationState.JUSTIFIED
     assert stored.justification == "x" * 2000
@@ -236,15 +179,7 @@ def test_sync_with_justification_from_the_datasheet(site_a, keza5, coordinator):
 
 def test_sync_justification_does_not_touch_a_decided_record(deviation, keza5, site_a, auditor):
     deviation_decide(deviation=deviation, decision="accepted", acting_user=auditor)
-    deviation_sync(
-        site=site_a,
-        indicator_year=YEAR,
-        definition=keza5,
-        flags=["target_not_met"],
-        numerator=1,
-        denominator=40,
-        justification="neu",
-    )
+    _sync(site_a, keza5, justification="neu")
     stored = Deviation.objects.get(pk=deviation.pk)
     assert stored.state == DeviationState.ACCEPTED and stored.justification == ""
 
