@@ -25,6 +25,12 @@ esac
 export QIPORTAL_ALLOW_INSECURE_KEY=1 HYPOTHESIS_PROFILE=mutation
 export QIPORTAL_DATA_DIR="${QIPORTAL_DATA_DIR:-$(mktemp -d /tmp/qiportal-mutation.XXXXXX)}"
 unset DATABASE_URL CELERY_BROKER_URL
+# mutmut refreshes the Python files of its copy but keeps other files of the mutated
+# apps (templates, static) from the first run: bring them up to date.
+if [ -d mutants ]; then
+  find centres indicators datasheets -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
+    -exec cp -p --parents {} mutants/ \;
+fi
 budget="${MUTATION_BUDGET_MINUTES:-150}"
 children="${MUTATION_CHILDREN:-$(nproc)}"
 echo "== mutmut (budget ${budget} min, ${children} children)"
