@@ -7,6 +7,7 @@
 #   scripts/mutation.sh                 # run (resumes where the last run stopped), then report
 #   MUTATION_BUDGET_MINUTES=30 scripts/mutation.sh
 #   scripts/mutation.sh --fresh         # forget earlier results (mutants/) first
+#   scripts/mutation.sh --retest        # after adding tests: check the survivors again
 #   scripts/mutation.sh --report-only
 #
 # Exit 0 only when every module kills >= 90 % of its non-equivalent mutants and every
@@ -20,6 +21,7 @@ scripts/bootstrap.sh requirements-mutation.txt
 case "${1:-}" in
   --fresh) rm -rf mutants ;;
   --report-only) exec .venv/bin/python scripts/mutation_report.py ;;
+  --retest) .venv/bin/python scripts/mutation_report.py --forget-survivors ;;
 esac
 
 export QIPORTAL_ALLOW_INSECURE_KEY=1 HYPOTHESIS_PROFILE=mutation

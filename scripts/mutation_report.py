@@ -92,7 +92,26 @@ def show(name: str) -> str:
     return done.stdout.strip()
 
 
+def forget_survivors() -> int:
+    """Mark surviving and untested mutants as not run and drop mutmut's test map, so the
+    next ``mutmut run`` checks them again against the current tests (mutmut keeps a
+    result otherwise). Returns the number of mutants marked."""
+    marked = 0
+    for meta in (ROOT / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        for name, code in data["exit_code_by_key"].items():
+            if code in SURVIVED:
+                data["exit_code_by_key"][name] = None
+                marked += 1
+        meta.write_text(json.dumps(data), encoding="utf-8")
+    (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    return marked
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--forget-survivors"]:
+        print(f"{forget_survivors()} surviving or untested mutants will be checked again")
+        return 0
     equivalents = load_equivalents()
     results = module_results(equivalents)
     print(f"{'module':32} {'mutants':>7} {'killed':>7} {'survived':>8} {'equiv.':>6} {'not run':>7} {'kill rate':>9}")
