@@ -8,16 +8,38 @@
   terminal one and on a revision awaiting confirmation; otherwise it polls every
   ``interval`` seconds and raises TimeoutError once ``timeout`` has passed. A fake
   clock replaces ``time`` so that no test sleeps.
+- Upload and validation write the fields and log entries (actor, action, data) that the
+  revision history shows; a checksum or parse-limit failure is one located
+  ``unsafe_content`` error naming its cause and the time spent.
+
+Plain ``django_db``: on-commit tasks do not run, so validation is called by hand.
 """
 
+import hashlib
+
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
+from centres.models import LogEntry
 from datasheets import services
 from datasheets.choices import RevisionStatus
-from datasheets.models import DatasheetRevision
-from datasheets.services import datasheet_template_build, revision_wait, site_cover
+from datasheets.layout import IND_JUSTIFICATION, IND_NUMERATOR, layout_for
+from datasheets.models import BaseDataValue, DatasheetRevision, IndicatorValue
+from datasheets.services import (
+    ParseLimitExceeded,
+    datasheet_template_build,
+    datasheet_upload,
+    revision_abort,
+    revision_confirm,
+    revision_discard,
+    revision_evaluate,
+    revision_validate,
+    revision_wait,
+    site_cover,
+)
 from indicators.models import CatalogueVersion
+from tests.datasheets.helpers import consistent_values, edit_workbook
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +163,268 @@ def test_wait_raises_timeout_only_after_the_timeout_has_passed(site_a, monkeypat
     # the poll at 1001.25 is past the deadline and raises
     assert clock.sleeps == [0.25] * 5
     assert str(info.value) == f"revision {revision.pk} still pending after 1 s"
+
+
+# ------------------------------------------------------------------- upload and validation
+
+
+@pytest.fixture
+def layout(catalogue):
+    return layout_for(CatalogueVersion.objects.get(pk="KJ2022"))
+
+
+@pytest.fixture
+def sheet(layout, site_a) -> bytes:
+    """A complete KJ2022 Datenblatt of site_a; every flagged value justified."""
+    return datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout))[1]
+
+
+def _log(revision, action) -> tuple:
+    entry = LogEntry.objects.get(object_id=revision.pk, action=action)
+    return entry.actor, entry.data
+
+
+def test_web_upload_is_a_pending_unconfirmed_revision_logged_with_its_checksum(
+    sheet, site_a, coordinator, settings, django_capture_on_commit_callbacks
+):
+    settings.DATASHEET_MAX_BYTES = len(sheet)  # exactly at the limit: allowed
+    name = "a" * 100 + "b" * 200 + ".xlsx"  # 305 characters; the last 255 are kept
+    with django_capture_on_commit_callbacks() as queued:
+        revision = datasheet_upload(content=sheet, filename=name, acting_user=coordinator, expected_site=site_a)
+    assert revision.duplicate is False
+    sha256 = hashlib.sha256(sheet).hexdigest()
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert (revision.status, revision.source, revision.size, revision.sha256) == ("pending", "web", len(sheet), sha256)
+    assert revision.original_name == "a" * 50 + "b" * 200 + ".xlsx"
+    assert (revision.uploaded_by, revision.expected_site, revision.site) == (coordinator, site_a, site_a)
+    assert (revision.confirmed_at, revision.confirmed_by) == (None, None)  # web: preview first
+    assert revision.file.name == f"datasheets/{sha256[:2]}/{sha256}.xlsx"
+    assert _log(revision, "datasheets.revision.uploaded") == (
+        coordinator,
+        {"sha256": sha256, "size": len(sheet), "source": "web"},
+    )
+    assert len(queued) == 1  # the validation task
+
+    validated = revision_validate(revision_id=revision.pk)  # checksum of the stored file, read up to the limit
+    assert validated.status == RevisionStatus.VALIDATED, validated.errors
+
+
+def test_command_line_upload_without_user_is_confirmed_at_once_by_nobody(sheet, site_a):
+    revision = datasheet_upload(content=sheet, filename="", source="cli")
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert revision.original_name == "datenblatt.xlsx"
+    assert (revision.source, revision.uploaded_by, revision.expected_site, revision.site) == ("cli", None, None, None)
+    assert revision.confirmed_at is not None and revision.confirmed_by is None
+    assert _log(revision, "datasheets.revision.uploaded")[0] is None
+    revision = revision_validate(revision_id=revision.pk)
+    assert (revision.status, revision.site) == ("validated", site_a)  # the site named on the Deckblatt
+
+
+def test_web_upload_with_auto_confirm_is_confirmed_by_the_uploader(sheet, site_a, coordinator):
+    revision = datasheet_upload(
+        content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a, auto_confirm=True
+    )
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert revision.confirmed_at is not None and revision.confirmed_by == coordinator
+    assert _log(revision, "datasheets.revision.uploaded")[1]["source"] == "web"
+
+
+def test_validation_writes_values_and_logs_layout_and_warning_count(
+    layout, sheet, site_a, coordinator, django_capture_on_commit_callbacks
+):
+    # KeZa 20 (corridor >= 60 %) at 5/20 = 25 %: implausible_low, and its Begründung left
+    # empty: one justification_missing warning; every other value as the helper made it.
+    reason_cell = layout.indicator_cell("20", IND_JUSTIFICATION)
+    content = edit_workbook(
+        sheet,
+        {("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): 5, ("Kennzahlen", reason_cell): None},
+    )
+    revision = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    with django_capture_on_commit_callbacks() as queued:
+        revision_validate(revision_id=revision.pk)
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert (revision.status, revision.errors) == ("validated", [])
+    assert [(w["sheet"], w["cell"], w["code"]) for w in revision.warnings] == [
+        ("Kennzahlen", reason_cell, "justification_missing")
+    ]
+    assert (revision.site, revision.indicator_year, revision.catalogue_version_id) == (site_a, 2022, "KJ2022")
+    assert revision.cover["registration_number"] == "KHT-A01"
+    # The first revision of site and year replaces nothing: confirmed without a preview.
+    assert revision.validated_at is not None
+    assert (revision.confirmed_at, revision.confirmed_by) == (revision.validated_at, coordinator)
+    assert len(queued) == 1  # the evaluation task, for this revision:
+    queued[0]()
+    assert DatasheetRevision.objects.get(pk=revision.pk).status == "evaluated"
+    kz20 = IndicatorValue.objects.get(revision=revision, definition__code="20")
+    assert (kz20.numerator, kz20.denominator, kz20.justification, kz20.flags) == (5, 20, "", ["implausible_low"])
+    assert IndicatorValue.objects.filter(revision=revision).count() == len(layout.indicators)
+    assert BaseDataValue.objects.filter(revision=revision).count() == len(consistent_values(layout).base)
+    assert _log(revision, "datasheets.revision.validated") == (coordinator, {"layout": "KHT/KJ2022/1", "warnings": 1})
+
+
+def test_failed_validation_logs_each_error_code_once_in_order(layout, sheet, site_a, coordinator):
+    content = edit_workbook(
+        sheet,
+        {
+            ("Kennzahlen", layout.indicator_cell("20", IND_NUMERATOR)): "zwanzig",
+            ("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR)): "zwölf",
+            ("Kennzahlen", layout.indicator_cell("13", IND_NUMERATOR)): -1,
+        },
+    )
+    revision = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    revision_validate(revision_id=revision.pk)
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert revision.status == "failed" and not revision.is_current and revision.validated_at is not None
+    assert sorted(e["code"] for e in revision.errors) == ["negative", "not_integer", "not_integer"]
+    assert not IndicatorValue.objects.filter(revision=revision).exists()
+    assert _log(revision, "datasheets.revision.failed") == (coordinator, {"codes": ["negative", "not_integer"]})
+
+
+def _unsafe(detail: str) -> dict:
+    return {
+        "sheet": "Datei",
+        "cell": "A1",
+        "code": "unsafe_content",
+        "message_de": f"Die Datei enthält unzulässige Inhalte: {detail}.",
+        "message_en": f"The file has unsafe content: {detail}.",
+    }
+
+
+def _errors(revision) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "message"} for e in revision.errors]
+
+
+def test_a_stored_file_that_does_not_match_its_checksum_fails(sheet, site_a, coordinator):
+    revision = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    DatasheetRevision.objects.filter(pk=revision.pk).update(sha256="0" * 64)  # file changed on disk
+    revision_validate(revision_id=revision.pk)
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert revision.status == "failed"
+    assert _errors(revision) == [_unsafe("Prüfsumme / checksum")]
+    assert _log(revision, "datasheets.revision.failed") == (coordinator, {"codes": ["unsafe_content"]})
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (MemoryError(), "Speichergrenze / memory limit"),
+        (ParseLimitExceeded("memory"), "Speichergrenze / memory limit"),
+        (SoftTimeLimitExceeded(), "Zeitgrenze / time limit"),
+        (RecursionError(), "Zeitgrenze / time limit"),
+    ],
+)
+def test_a_parse_over_its_limits_fails_with_the_limit_and_the_seconds_spent(
+    sheet, site_a, coordinator, monkeypatch, exc, reason
+):
+    revision = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    clock = FakeClock()
+
+    def parse_that_gives_up(**kwargs):
+        clock.now += 2.5  # seconds spent parsing
+        raise exc
+
+    monkeypatch.setattr(services, "time", clock)
+    monkeypatch.setattr(services, "datasheet_check", parse_that_gives_up)
+    revision_validate(revision_id=revision.pk)
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    assert revision.status == "failed"
+    assert _errors(revision) == [_unsafe(f"{reason} (2.5 s)")]
+
+
+def test_only_the_worker_parses_under_the_memory_cap(sheet, site_a, coordinator, monkeypatch, settings):
+    from contextlib import nullcontext
+
+    settings.QIPORTAL_PARSE_MEMORY_MB = 40
+    caps: list[int | None] = []
+
+    def recording_limits(*, memory_mb):
+        caps.append(memory_mb)
+        return nullcontext()
+
+    monkeypatch.setattr(services, "parse_limits", recording_limits)
+    one = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    revision_validate(revision_id=one.pk)  # in-process callers: no cap
+    other = edit_workbook(sheet, {("Kennzahlen", "A1"): "Kennzahlen"})  # other bytes, same values
+    two = datasheet_upload(content=other, filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
+    revision_validate(revision_id=two.pk, limited=True)  # the worker task
+    assert caps == [None, 40]
+
+
+def test_validating_an_unknown_revision_returns_none():
+    assert revision_validate(revision_id=987654) is None
+
+
+# ------------------------------------------------------------------- after validation
+
+
+def _stored(site, user, status, *, confirmed: bool = False) -> DatasheetRevision:
+    return DatasheetRevision.objects.create(
+        uploaded_by=user,
+        file="datasheets/x.xlsx",
+        original_name="x.xlsx",
+        size=10,
+        sha256="0" * 64,
+        expected_site=site,
+        site=site,
+        indicator_year=2022,
+        catalogue_version_id="KJ2022",
+        status=status,
+        confirmed_at=timezone.now() if confirmed else None,
+    )
+
+
+def test_abort_fails_only_a_pending_revision_with_a_located_error(catalogue, site_a, coordinator):
+    pending = _stored(site_a, coordinator, RevisionStatus.PENDING)
+    assert revision_abort(revision_id=pending.pk).status == "failed"
+    pending.refresh_from_db()
+    assert _errors(pending) == [_unsafe("Verarbeitung abgebrochen / processing aborted")]
+    assert _log(pending, "datasheets.revision.failed") == (coordinator, {"codes": ["unsafe_content"]})
+
+    validated = _stored(site_a, coordinator, RevisionStatus.VALIDATED)
+    assert revision_abort(revision_id=validated.pk).status == "validated"
+    assert revision_abort(revision_id=987654) is None
+
+
+def test_confirm_records_who_confirmed_and_queues_the_evaluation(
+    catalogue, site_a, coordinator, django_capture_on_commit_callbacks
+):
+    revision = _stored(site_a, None, RevisionStatus.VALIDATED)  # e.g. uploaded by a colleague since gone
+    with django_capture_on_commit_callbacks() as queued:
+        revision_confirm(revision=revision, acting_user=coordinator)
+    revision.refresh_from_db()
+    assert revision.confirmed_at is not None and revision.confirmed_by == coordinator
+    assert _log(revision, "datasheets.revision.confirmed") == (coordinator, {})
+    assert len(queued) == 1
+
+
+def test_discard_is_logged_with_the_user_who_discarded(catalogue, site_a, coordinator):
+    revision = _stored(site_a, None, RevisionStatus.VALIDATED)
+    revision_discard(revision=revision, acting_user=coordinator)
+    revision.refresh_from_db()
+    assert (revision.status, revision.confirmed_at) == ("discarded", None)
+    assert _log(revision, "datasheets.revision.discarded") == (coordinator, {})
+
+
+def test_evaluate_leaves_a_revision_awaiting_confirmation_alone(catalogue, site_a, coordinator):
+    revision = _stored(site_a, coordinator, RevisionStatus.VALIDATED, confirmed=False)
+    assert revision_evaluate(revision_id=revision.pk).status == "validated"
+    revision.refresh_from_db()
+    assert (revision.status, revision.is_current, revision.evaluated_at) == ("validated", False, None)
+    assert not LogEntry.objects.filter(object_id=revision.pk).exists()
+    assert revision_evaluate(revision_id=987654) is None
+
+
+def test_evaluate_without_the_uploaders_right_names_the_registration_number(catalogue, site_a, coordinator_b):
+    revision = _stored(site_a, coordinator_b, RevisionStatus.VALIDATED, confirmed=True)
+    revision_evaluate(revision_id=revision.pk)
+    revision.refresh_from_db()
+    assert revision.status == "failed"
+    assert _errors(revision) == [
+        {
+            "sheet": "Deckblatt",
+            "cell": "B3",
+            "code": "site_forbidden",
+            "message_de": "Für die Reg.-Nr. „KHT-A01“ dürfen Sie hier kein Datenblatt einreichen.",
+            "message_en": "You may not submit a data sheet for registration number 'KHT-A01' here.",
+        }
+    ]
