@@ -19,6 +19,8 @@ import hashlib
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from centres.models import LogEntry
@@ -38,7 +40,7 @@ from datasheets.services import (
     revision_wait,
     site_cover,
 )
-from indicators.models import CatalogueVersion
+from indicators.models import CatalogueVersion, Deviation
 from tests.datasheets.helpers import consistent_values, edit_workbook
 from tests.factories import SiteFactory
 
@@ -255,10 +257,11 @@ def test_validation_writes_values_and_logs_layout_and_warning_count(
     assert len(queued) == 1  # the evaluation task, for this revision:
     queued[0]()
     assert DatasheetRevision.objects.get(pk=revision.pk).status == "evaluated"
+    base = dict(BaseDataValue.objects.filter(revision=revision).values_list("key", "value"))
+    assert base == consistent_values(layout).base  # every Basisdaten cell as entered
     kz20 = IndicatorValue.objects.get(revision=revision, definition__code="20")
     assert (kz20.numerator, kz20.denominator, kz20.justification, kz20.flags) == (5, 20, "", ["implausible_low"])
     assert IndicatorValue.objects.filter(revision=revision).count() == len(layout.indicators)
-    assert BaseDataValue.objects.filter(revision=revision).count() == len(consistent_values(layout).base)
     assert _log(revision, "datasheets.revision.validated") == (coordinator, {"layout": "KHT/KJ2022/1", "warnings": 1})
 
 
@@ -357,7 +360,8 @@ def test_validating_an_unknown_revision_returns_none():
 # ------------------------------------------------------------------- after validation
 
 
-def _stored(site, user, status, *, confirmed: bool = False) -> DatasheetRevision:
+def _stored(site, user, status, *, confirmed: bool = False, **fields) -> DatasheetRevision:
+    fields = {"indicator_year": 2022, "confirmed_at": timezone.now() if confirmed else None, **fields}
     return DatasheetRevision.objects.create(
         uploaded_by=user,
         file="datasheets/x.xlsx",
@@ -366,10 +370,9 @@ def _stored(site, user, status, *, confirmed: bool = False) -> DatasheetRevision
         sha256="0" * 64,
         expected_site=site,
         site=site,
-        indicator_year=2022,
         catalogue_version_id="KJ2022",
         status=status,
-        confirmed_at=timezone.now() if confirmed else None,
+        **fields,
     )
 
 
@@ -428,3 +431,37 @@ def test_evaluate_without_the_uploaders_right_names_the_registration_number(cata
             "message_en": "You may not submit a data sheet for registration number 'KHT-A01' here.",
         }
     ]
+
+
+def test_evaluate_replaces_the_current_revision_of_its_site_and_year_only(catalogue, site_a, site_b, coordinator):
+    confirmed = timezone.now()
+    # The current revision was confirmed at the same instant: the later evaluation wins.
+    old = _stored(site_a, coordinator, RevisionStatus.EVALUATED, confirmed_at=confirmed, is_current=True)
+    other_year = _stored(site_a, coordinator, RevisionStatus.EVALUATED, indicator_year=2023, is_current=True)
+    other_site = _stored(site_b, None, RevisionStatus.EVALUATED, is_current=True)
+    revision = _stored(site_a, coordinator, RevisionStatus.VALIDATED, confirmed_at=confirmed)
+    kz20 = IndicatorValue.objects.create(
+        revision=revision,
+        definition=CatalogueVersion.objects.get(pk="KJ2022").definitions.get(code="20"),
+        numerator=5,  # 5/20 = 25 % < corridor 60 %: implausible_low
+        denominator=20,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        revision_evaluate(revision_id=revision.pk)
+    # definitions come with their values in one join, not one query per value (N+1)
+    assert not [q for q in queries.captured_queries if 'FROM "indicators_indicatordefinition"' in q["sql"]]
+    revision.refresh_from_db()
+    kz20.refresh_from_db()
+    assert (revision.status, revision.is_current) == ("evaluated", True)
+    assert revision.evaluated_at is not None
+    assert (kz20.flags, kz20.evaluated) == (["implausible_low"], True)
+    current = DatasheetRevision.objects.filter(is_current=True)
+    assert set(current) == {revision, other_year, other_site} and old not in current
+    deviation = Deviation.objects.get(site=site_a, indicator_year=2022, code="20")
+    assert (deviation.flag, deviation.source_revision_id) == ("implausible_low", revision.pk)
+    assert _log(deviation, "indicators.deviation.opened") == (
+        coordinator,
+        {"numerator": 5, "denominator": 20, "revision": revision.pk},
+    )
+    assert _log(revision, "datasheets.revision.evaluated") == (coordinator, {"flagged": 1, "current": True})
