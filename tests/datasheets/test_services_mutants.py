@@ -181,6 +181,27 @@ def sheet(layout, site_a) -> bytes:
     return datasheet_template_build(site=site_a, indicator_year=2022, values=consistent_values(layout))[1]
 
 
+def _stored(site, user, status, *, confirmed: bool = False, **fields) -> DatasheetRevision:
+    """A revision row as the services leave it, without a file to parse."""
+    fields = {
+        "indicator_year": 2022,
+        "confirmed_at": timezone.now() if confirmed else None,
+        "sha256": "0" * 64,
+        "expected_site": site,
+        **fields,
+    }
+    return DatasheetRevision.objects.create(
+        uploaded_by=user,
+        file="datasheets/x.xlsx",
+        original_name="x.xlsx",
+        size=10,
+        site=site,
+        catalogue_version_id="KJ2022",
+        status=status,
+        **fields,
+    )
+
+
 def _log(revision, action) -> tuple:
     entry = LogEntry.objects.get(object_id=revision.pk, action=action)
     return entry.actor, entry.data
@@ -229,6 +250,29 @@ def test_web_upload_with_auto_confirm_is_confirmed_by_the_uploader(sheet, site_a
     revision = DatasheetRevision.objects.get(pk=revision.pk)
     assert revision.confirmed_at is not None and revision.confirmed_by == coordinator
     assert _log(revision, "datasheets.revision.uploaded")[1]["source"] == "web"
+
+
+def test_same_bytes_look_up_the_five_newest_earlier_uploads(catalogue, site_a):
+    """The duplicate look-up is bounded: an earlier revision behind five newer uploads
+    that failed outside the file (which do not count) is not found, and the bytes are
+    checked again as a new revision."""
+    content = b"the same bytes"
+    sha256 = hashlib.sha256(content).hexdigest()
+    earlier = _stored(site_a, None, RevisionStatus.EVALUATED, sha256=sha256, expected_site=None)
+    site_unknown = [{"sheet": "Deckblatt", "cell": "B3", "code": "site_unknown"}]
+
+    def failed_retry():
+        _stored(site_a, None, RevisionStatus.FAILED, sha256=sha256, expected_site=None, errors=site_unknown)
+
+    for _ in range(4):
+        failed_retry()
+    again = datasheet_upload(content=content, filename="a.xlsx", source="cli")
+    assert (again.pk, again.duplicate) == (earlier.pk, True)  # fifth newest: found
+
+    failed_retry()
+    new = datasheet_upload(content=content, filename="a.xlsx", source="cli")
+    assert new.pk != earlier.pk and new.duplicate is False  # sixth newest: not looked at
+    assert DatasheetRevision.objects.filter(sha256=sha256).count() == 7
 
 
 def test_validation_writes_values_and_logs_layout_and_warning_count(
@@ -307,6 +351,15 @@ def test_a_stored_file_that_does_not_match_its_checksum_fails(sheet, site_a, coo
     assert _log(revision, "datasheets.revision.failed") == (coordinator, {"codes": ["unsafe_content"]})
 
 
+def test_a_stored_file_is_read_no_further_than_one_byte_past_the_limit(sheet, site_a, coordinator, settings):
+    revision = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
+    settings.DATASHEET_MAX_BYTES = len(sheet) - 2  # lowered while the revision was pending
+    revision_validate(revision_id=revision.pk)
+    revision = DatasheetRevision.objects.get(pk=revision.pk)
+    # Read: limit + 1 = len - 1 bytes, not the whole file, so they do not match its checksum.
+    assert _errors(revision) == [_unsafe("Prüfsumme / checksum")]
+
+
 @pytest.mark.parametrize(
     ("exc", "reason"),
     [
@@ -358,22 +411,6 @@ def test_validating_an_unknown_revision_returns_none():
 
 
 # ------------------------------------------------------------------- after validation
-
-
-def _stored(site, user, status, *, confirmed: bool = False, **fields) -> DatasheetRevision:
-    fields = {"indicator_year": 2022, "confirmed_at": timezone.now() if confirmed else None, **fields}
-    return DatasheetRevision.objects.create(
-        uploaded_by=user,
-        file="datasheets/x.xlsx",
-        original_name="x.xlsx",
-        size=10,
-        sha256="0" * 64,
-        expected_site=site,
-        site=site,
-        catalogue_version_id="KJ2022",
-        status=status,
-        **fields,
-    )
 
 
 def test_abort_fails_only_a_pending_revision_with_a_located_error(catalogue, site_a, coordinator):
