@@ -432,3 +432,51 @@ def test_catalogue_load_updates_a_changed_definition(catalogue, tmp_path):
     k8 = IndicatorDefinition.objects.get(version_id="KJ2022", code="8")
     assert k8.target_value == Decimal("0.85") and k8.title_de == "Geänderter Titel"
     assert IndicatorDefinition.objects.filter(version_id="KJ2022", code="8").count() == 1
+
+
+# --- who is on the record -------------------------------------------------------------
+
+
+def test_every_sync_log_entry_names_the_acting_user(site_a, keza5, coordinator):
+    (dev,) = _sync(site_a, keza5, acting_user=coordinator)
+    _sync(site_a, keza5, flags=[], numerator=4, acting_user=coordinator)
+    _sync(site_a, keza5, acting_user=coordinator)
+    actors = dict(LogEntry.objects.filter(object_id=dev.pk).values_list("action", "actor"))
+    assert actors == {
+        "indicators.deviation.opened": coordinator.pk,
+        "indicators.deviation.closed": coordinator.pk,
+        "indicators.deviation.reopened": coordinator.pk,
+    }
+
+
+def test_evaluation_record_passes_the_acting_user_and_no_justification_by_default(site_a, keza5, coordinator):
+    evaluation_record(
+        site=site_a,
+        indicator_year=YEAR,
+        definition=keza5,
+        numerator=1,
+        denominator=40,
+        flags=["target_not_met"],
+        source_revision_id=1,
+        acting_user=coordinator,
+    )
+    dev = Deviation.objects.get()
+    assert dev.state == DeviationState.OPEN and dev.justification == ""
+    assert _log(dev, "indicators.deviation.opened").actor == coordinator
+
+
+@pytest.mark.parametrize("system", [None, "anonymous"])
+def test_a_justification_from_a_system_import_has_no_author(site_a, keza5, system):
+    from django.contrib.auth.models import AnonymousUser
+
+    acting_user = AnonymousUser() if system else None
+    (dev,) = _sync(site_a, keza5, justification="aus dem Datenblatt", acting_user=acting_user)
+    stored = Deviation.objects.get(pk=dev.pk)
+    assert stored.state == DeviationState.JUSTIFIED and stored.justification == "aus dem Datenblatt"
+    assert stored.justified_by is None and stored.justified_at is not None
+    assert _log(stored, "indicators.deviation.justified").actor is None
+
+
+def test_a_decision_without_comment_stores_none(deviation, auditor):
+    deviation_decide(deviation=deviation, decision="accepted", acting_user=auditor)
+    assert Deviation.objects.get(pk=deviation.pk).decision_comment == ""
