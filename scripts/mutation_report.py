@@ -93,14 +93,15 @@ def show(name: str) -> str:
 
 
 def forget_survivors() -> int:
-    """Mark surviving and untested mutants as not run and drop mutmut's test map, so the
-    next ``mutmut run`` checks them again against the current tests (mutmut keeps a
-    result otherwise). Returns the number of mutants marked."""
+    """Mark surviving and untested mutants that are not listed as equivalent as not run,
+    and drop mutmut's test map, so the next ``mutmut run`` checks them again against the
+    current tests (mutmut keeps a result otherwise). Returns the number marked."""
+    equivalents = load_equivalents()
     marked = 0
     for meta in (ROOT / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
         for name, code in data["exit_code_by_key"].items():
-            if code in SURVIVED:
+            if code in SURVIVED and name not in equivalents:
                 data["exit_code_by_key"][name] = None
                 marked += 1
         meta.write_text(json.dumps(data), encoding="utf-8")
