@@ -107,3 +107,23 @@ def test_a_granted_role_counts_at_once(site_a, site_b):
     membership_grant(user=user, role=Role.COORDINATOR, site=site_b)
     assert user_can(user, Action.SUBMIT, site_b)
     assert not user_can(user, Action.SUBMIT, site_a)
+
+
+@pytest.mark.django_db
+def test_site_scope_returns_a_flag_and_the_site_ids(users, site_a):
+    from centres.permissions import site_scope
+
+    assert site_scope(users["coordinator"], Action.SUBMIT) == (False, {site_a.pk})
+    assert site_scope(users["coordinator"], Action.DECIDE) == (False, set())
+    assert site_scope(users["anonymous"], Action.VIEW) == (False, set())
+    assert site_scope(users["office"], Action.DECIDE) == (True, set())
+
+
+@pytest.mark.django_db
+def test_every_membership_counts_not_only_the_first(site_a, site_b):
+    user = UserFactory(username="two_hats")
+    MembershipFactory(user=user, site=site_b, role=Role.AUDITOR)  # read first: no SUBMIT
+    MembershipFactory(user=user, site=site_a, role=Role.COORDINATOR)
+    assert user_can(user, Action.SUBMIT, site_a)
+    assert user_can(user, Action.DECIDE, site_b)
+    assert not user_can(user, Action.SUBMIT, site_b)
