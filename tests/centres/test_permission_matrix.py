@@ -127,3 +127,11 @@ def test_every_membership_counts_not_only_the_first(site_a, site_b):
     assert user_can(user, Action.SUBMIT, site_a)
     assert user_can(user, Action.DECIDE, site_b)
     assert not user_can(user, Action.SUBMIT, site_b)
+
+
+@pytest.mark.django_db
+def test_no_user_at_all_may_do_nothing(site_a):
+    """Callers such as revision_list may pass None (no request user): no scope, no error."""
+    assert not any(user_can(None, action, site_a) for action in Action)
+    assert not restrict(Site.objects.all(), None, Action.VIEW, site_field="").exists()
+    assert user_roles(None) == set()
