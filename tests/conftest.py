@@ -83,6 +83,19 @@ def require(condition: bool, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (German): a request through
+    LocaleMiddleware leaves its language active in the thread, which would otherwise
+    leak into the next test (order-dependent failures in the mutation run)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _celery_mode(request):
     """Unit tests run tasks eagerly after commit; ``integration`` tests use the
     configured broker and a real worker process."""
