@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 
 from centres.models import LogEntry, Role
 from indicators.choices import DeviationError, DeviationState
@@ -62,6 +63,19 @@ def _actions(obj) -> list[str]:
 
 def _log(obj, action) -> LogEntry:
     return LogEntry.objects.get(object_id=obj.pk, action=action)
+
+
+@pytest.fixture
+def anonymous():
+    return AnonymousUser()
+
+
+@pytest.fixture
+def auditor_b(site_b):
+    """An auditor of the other centre's site."""
+    user = UserFactory(username="auditor_b")
+    MembershipFactory(user=user, site=site_b, role=Role.AUDITOR)
+    return user
 
 
 @pytest.fixture
@@ -234,9 +248,7 @@ def test_justification_is_cut_at_2000_characters(deviation, coordinator):
 
 @pytest.mark.parametrize("who", ["auditor", "commission", "coordinator_b", "anonymous"])
 def test_justify_is_forbidden_for_roles_without_the_right(deviation, who, request):
-    from django.contrib.auth.models import AnonymousUser
-
-    user = AnonymousUser() if who == "anonymous" else request.getfixturevalue(who)
+    user = request.getfixturevalue(who)
     with pytest.raises(ApplicationError) as info:
         deviation_justify(deviation=deviation, text="nein", acting_user=user)
     assert info.value.code == DeviationError.FORBIDDEN
@@ -314,16 +326,8 @@ def test_office_may_decide(deviation, who, request):
 
 
 @pytest.mark.parametrize("who", ["coordinator", "commission", "coordinator_b", "auditor_b", "anonymous"])
-def test_decide_is_forbidden_for_roles_without_the_right(deviation, who, request, site_b):
-    from django.contrib.auth.models import AnonymousUser
-
-    if who == "anonymous":
-        user = AnonymousUser()
-    elif who == "auditor_b":
-        user = UserFactory(username="auditor_b")
-        MembershipFactory(user=user, site=site_b, role=Role.AUDITOR)
-    else:
-        user = request.getfixturevalue(who)
+def test_decide_is_forbidden_for_roles_without_the_right(deviation, who, request):
+    user = request.getfixturevalue(who)
     with pytest.raises(ApplicationError) as info:
         deviation_decide(deviation=deviation, decision="accepted", acting_user=user)
     assert info.value.code == DeviationError.FORBIDDEN
@@ -368,10 +372,8 @@ def test_resolve_from_other_states_is_wrong_state(deviation, auditor, coordinato
 
 @pytest.mark.parametrize("who", ["coordinator", "commission", "coordinator_b", "anonymous"])
 def test_resolve_is_forbidden_for_roles_without_the_right(deviation, auditor, who, request):
-    from django.contrib.auth.models import AnonymousUser
-
     deviation_decide(deviation=deviation, decision="nonconformity", due_date=DUE, acting_user=auditor)
-    user = AnonymousUser() if who == "anonymous" else request.getfixturevalue(who)
+    user = request.getfixturevalue(who)
     with pytest.raises(ApplicationError) as info:
         deviation_resolve(deviation=deviation, comment="selbst erledigt", acting_user=user)
     assert info.value.code == DeviationError.FORBIDDEN
@@ -467,8 +469,6 @@ def test_evaluation_record_passes_the_acting_user_and_no_justification_by_defaul
 
 @pytest.mark.parametrize("system", [None, "anonymous"])
 def test_a_justification_from_a_system_import_has_no_author(site_a, keza5, system):
-    from django.contrib.auth.models import AnonymousUser
-
     acting_user = AnonymousUser() if system else None
     (dev,) = _sync(site_a, keza5, justification="aus dem Datenblatt", acting_user=acting_user)
     stored = Deviation.objects.get(pk=dev.pk)
