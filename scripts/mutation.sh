@@ -30,7 +30,9 @@ unset DATABASE_URL CELERY_BROKER_URL
 # mutmut refreshes the Python files of its copy but keeps other files of the mutated
 # apps (templates, static) from the first run: bring them up to date.
 if [ -d mutants ]; then
-  find centres indicators datasheets -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
+  read -r -a apps < <(.venv/bin/python -c \
+    'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["mutmut"]["source_paths"])')
+  find "${apps[@]}" -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
     -exec cp -p --parents {} mutants/ \;
 fi
 budget="${MUTATION_BUDGET_MINUTES:-150}"
