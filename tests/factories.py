@@ -4,6 +4,8 @@ import factory
 from django.contrib.auth import get_user_model
 
 from centres.models import Centre, Membership, Role, Site
+from datasheets.choices import RevisionStatus
+from datasheets.models import DatasheetRevision
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -49,3 +51,21 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     site = factory.SubFactory(SiteFactory)
     role = Role.COORDINATOR
+
+
+class DatasheetRevisionFactory(factory.django.DjangoModelFactory):
+    """A revision row without a stored file, for page and service tests that do not
+    parse (KJ2024 by default; needs the ``catalogue`` fixture for the version)."""
+
+    class Meta:
+        model = DatasheetRevision
+
+    site = factory.SubFactory(SiteFactory)
+    expected_site = factory.SelfAttribute("site")
+    file = "datasheets/test.xlsx"
+    original_name = "Datenblatt.xlsx"
+    size = 1234
+    sha256 = "0" * 64
+    indicator_year = 2024
+    catalogue_version_id = "KJ2024"
+    status = RevisionStatus.EVALUATED

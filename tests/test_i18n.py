@@ -16,7 +16,7 @@ from django.utils import translation
 
 from indicators.choices import DeviationState, Flag
 from indicators.models import Deviation, Evaluation, IndicatorDefinition
-from tests.factories import SiteFactory
+from tests.factories import DatasheetRevisionFactory, SiteFactory
 
 YEAR = 2024
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "de" / "LC_MESSAGES"
@@ -327,23 +327,6 @@ def test_german_first_even_for_an_english_browser(client, coordinator):
 # ------------------------------------------------------------ service refusals (issue 7)
 
 
-def _revision(site, uploaded_by, status):
-    from datasheets.models import DatasheetRevision
-
-    return DatasheetRevision.objects.create(
-        uploaded_by=uploaded_by,
-        file="datasheets/test.xlsx",
-        original_name="Datenblatt.xlsx",
-        size=1234,
-        sha256="0" * 64,
-        expected_site=site,
-        site=site,
-        indicator_year=YEAR,
-        catalogue_version_id="KJ2024",
-        status=status,
-    )
-
-
 @pytest.mark.parametrize(
     ("who", "status", "german", "english"),
     [
@@ -365,7 +348,7 @@ def test_refused_confirmation_is_german_by_default_and_english_after_the_switch(
     client, catalogue, site_a, who, status, german, english, request
 ):
     user = request.getfixturevalue(who)
-    revision = _revision(site_a, request.getfixturevalue("coordinator"), status)
+    revision = DatasheetRevisionFactory(site=site_a, uploaded_by=request.getfixturevalue("coordinator"), status=status)
     client.force_login(user)
     url = reverse("datasheets:revision_confirm", args=[revision.pk])
 

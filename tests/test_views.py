@@ -22,7 +22,7 @@ from datasheets.choices import RevisionStatus
 from datasheets.models import DatasheetRevision, IndicatorValue
 from indicators.choices import DeviationState, Flag
 from indicators.models import Deviation, Evaluation, IndicatorDefinition
-from tests.factories import SiteFactory
+from tests.factories import DatasheetRevisionFactory, SiteFactory
 
 YEAR = 2024
 MAX_QUERIES = 20
@@ -68,18 +68,8 @@ def make_revision(
     name="Datenblatt.xlsx",
     file="datasheets/test.xlsx",
 ) -> DatasheetRevision:
-    return DatasheetRevision.objects.create(
-        uploaded_by=user,
-        file=file,
-        original_name=name,
-        size=1234,
-        sha256="0" * 64,
-        expected_site=site,
-        site=site,
-        indicator_year=YEAR,
-        catalogue_version_id="KJ2024",
-        status=status,
-        errors=errors or [],
+    return DatasheetRevisionFactory(
+        site=site, uploaded_by=user, file=file, original_name=name, status=status, errors=errors or []
     )
 
 

@@ -22,6 +22,7 @@ from datasheets.services import (
 )
 from indicators.models import CatalogueVersion
 from qiportal.exceptions import ApplicationError
+from tests.factories import DatasheetRevisionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,14 +69,12 @@ def test_upload_for_a_site_out_of_scope_is_refused(catalogue, coordinator, site_
 
 
 def _waiting_revision(site, user, status=RevisionStatus.VALIDATED) -> DatasheetRevision:
-    return DatasheetRevision.objects.create(
+    return DatasheetRevisionFactory(
+        site=site,
         uploaded_by=user,
         file="datasheets/x.xlsx",
         original_name="x.xlsx",
         size=10,
-        sha256="0" * 64,
-        expected_site=site,
-        site=site,
         indicator_year=2022,
         catalogue_version_id="KJ2022",
         status=status,
