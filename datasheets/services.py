@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -41,6 +40,7 @@ from . import safety
 from .checking import datasheet_check, version_for_year
 from .choices import ErrorCode, RevisionError, RevisionSource, RevisionStatus
 from .layout import layout_for
+from .limits import stored_file_check
 from .messages import CellError, cell_error
 from .models import BaseDataValue, DatasheetRevision, IndicatorValue
 from .reports import current_revision, revision_report
@@ -226,39 +226,6 @@ def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[C
     return revision
 
 
-class ParseLimitExceeded(Exception):
-    """Parsing took longer or more memory than allowed (``QIPORTAL_PARSE_*``)."""
-
-
-@contextmanager
-def parse_limits(*, memory_mb: int | None):
-    """Cap the address space of this process while parsing (worker processes only):
-    an allocation beyond ``memory_mb`` more than now raises MemoryError inside, which
-    becomes ParseLimitExceeded; the process itself survives."""
-    if not memory_mb:
-        yield
-        return
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    try:
-        with open("/proc/self/statm") as handle:
-            current = int(handle.read().split()[0]) * resource.getpagesize()
-    except OSError:
-        yield
-        return
-    ceiling = current + memory_mb * 1024 * 1024
-    if hard != resource.RLIM_INFINITY:
-        ceiling = min(ceiling, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
-    try:
-        yield
-    except MemoryError as exc:
-        raise ParseLimitExceeded("memory") from exc
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
 def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRevision | None:
     """pending -> validated | failed (SPEC §3). Re-reads the stored file and the
     uploader's rights; writes Basisdaten and indicator values only if there is no error.
@@ -270,7 +237,7 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
     revision = DatasheetRevision.objects.filter(pk=revision_id).first()
     if revision is None or revision.status != RevisionStatus.PENDING:
         return revision
-    result, failure = _check_stored_file(revision, limited=limited)
+    result, failure = stored_file_check(revision, limited=limited)
     with transaction.atomic():
         revision = DatasheetRevision.objects.select_for_update().get(pk=revision_id)
         if revision.status != RevisionStatus.PENDING:
@@ -278,28 +245,6 @@ def revision_validate(*, revision_id: int, limited: bool = False) -> DatasheetRe
         if failure is not None:
             return _fail(revision, [failure], [])
         return _store_validated(revision, result)
-
-
-def _check_stored_file(revision: DatasheetRevision, *, limited: bool):
-    """(CheckResult, None) or (None, CellError) for a checksum or parse-limit failure."""
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    with revision.file.open("rb") as handle:
-        content = handle.read(settings.DATASHEET_MAX_BYTES + 1)
-    if hashlib.sha256(content).hexdigest() != revision.sha256:
-        return None, cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail="Prüfsumme / checksum")
-    started = time.monotonic()
-    try:
-        with parse_limits(memory_mb=settings.QIPORTAL_PARSE_MEMORY_MB if limited else None):
-            result = datasheet_check(
-                content=content, acting_user=revision.uploaded_by, expected_site=revision.expected_site
-            )
-    except (SoftTimeLimitExceeded, ParseLimitExceeded, MemoryError, RecursionError) as exc:
-        memory = isinstance(exc, (ParseLimitExceeded, MemoryError))
-        reason = "Speichergrenze / memory limit" if memory else "Zeitgrenze / time limit"
-        detail = f"{reason} ({time.monotonic() - started:.1f} s)"
-        return None, cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)
-    return result, None
 
 
 def _store_validated(revision: DatasheetRevision, result) -> DatasheetRevision:

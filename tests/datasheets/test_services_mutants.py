@@ -24,12 +24,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from centres.models import LogEntry
-from datasheets import services
+from datasheets import limits
 from datasheets.choices import RevisionStatus
 from datasheets.layout import IND_JUSTIFICATION, IND_NUMERATOR, layout_for
+from datasheets.limits import ParseLimitExceeded
 from datasheets.models import BaseDataValue, DatasheetRevision, IndicatorValue
 from datasheets.services import (
-    ParseLimitExceeded,
     datasheet_template_build,
     datasheet_upload,
     revision_abort,
@@ -136,7 +136,7 @@ def _revision(site, status, *, confirmed: bool) -> DatasheetRevision:
 )
 def test_wait_returns_at_once_on_a_revision_no_task_will_move(site_a, monkeypatch, status, confirmed):
     clock = FakeClock()
-    monkeypatch.setattr(services, "time", clock)
+    monkeypatch.setattr(limits, "time", clock)
     revision = _revision(site_a, status, confirmed=confirmed)
     result = revision_wait(revision_id=revision.pk, until=(RevisionStatus.EVALUATED,), timeout=5)
     assert (result.pk, result.status, clock.sleeps) == (revision.pk, status, [])
@@ -149,7 +149,7 @@ def test_wait_polls_every_fifth_of_a_second_until_the_awaited_status(site_a, mon
         DatasheetRevision.objects.filter(pk=revision.pk).update(status=RevisionStatus.EVALUATED)
 
     clock = FakeClock(on_sleep=evaluated)
-    monkeypatch.setattr(services, "time", clock)
+    monkeypatch.setattr(limits, "time", clock)
     result = revision_wait(revision_id=revision.pk, until=(RevisionStatus.EVALUATED,), timeout=5)
     assert (result.pk, result.status) == (revision.pk, RevisionStatus.EVALUATED)
     assert clock.sleeps == [0.2]  # default interval: one poll, then the status is there
@@ -158,7 +158,7 @@ def test_wait_polls_every_fifth_of_a_second_until_the_awaited_status(site_a, mon
 def test_wait_raises_timeout_only_after_the_timeout_has_passed(site_a, monkeypatch):
     revision = _revision(site_a, RevisionStatus.PENDING, confirmed=False)
     clock = FakeClock()
-    monkeypatch.setattr(services, "time", clock)
+    monkeypatch.setattr(limits, "time", clock)
     with pytest.raises(TimeoutError) as info:
         revision_wait(revision_id=revision.pk, until=(RevisionStatus.VALIDATED,), timeout=1.0, interval=0.25)
     # deadline 1001.0; polls at 1000.0, .25, .5, .75 and 1001.0 (not past it yet) sleep;
@@ -379,8 +379,8 @@ def test_a_parse_over_its_limits_fails_with_the_limit_and_the_seconds_spent(
         clock.now += 2.5  # seconds spent parsing
         raise exc
 
-    monkeypatch.setattr(services, "time", clock)
-    monkeypatch.setattr(services, "datasheet_check", parse_that_gives_up)
+    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(limits, "datasheet_check", parse_that_gives_up)
     revision_validate(revision_id=revision.pk)
     revision = DatasheetRevision.objects.get(pk=revision.pk)
     assert revision.status == "failed"
@@ -397,7 +397,7 @@ def test_only_the_worker_parses_under_the_memory_cap(sheet, site_a, coordinator,
         caps.append(memory_mb)
         return nullcontext()
 
-    monkeypatch.setattr(services, "parse_limits", recording_limits)
+    monkeypatch.setattr(limits, "parse_limits", recording_limits)
     one = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
     revision_validate(revision_id=one.pk)  # in-process callers: no cap
     other = edit_workbook(sheet, {("Kennzahlen", "A1"): "Kennzahlen"})  # other bytes, same values
