@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from centres.models import LogEntry
-from datasheets import limits
+from datasheets import limits, services
 from datasheets.choices import RevisionStatus
 from datasheets.layout import IND_JUSTIFICATION, IND_NUMERATOR, layout_for
 from datasheets.limits import ParseLimitExceeded
@@ -136,7 +136,7 @@ def _revision(site, status, *, confirmed: bool) -> DatasheetRevision:
 )
 def test_wait_returns_at_once_on_a_revision_no_task_will_move(site_a, monkeypatch, status, confirmed):
     clock = FakeClock()
-    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(services, "time", clock)
     revision = _revision(site_a, status, confirmed=confirmed)
     result = revision_wait(revision_id=revision.pk, until=(RevisionStatus.EVALUATED,), timeout=5)
     assert (result.pk, result.status, clock.sleeps) == (revision.pk, status, [])
@@ -149,7 +149,7 @@ def test_wait_polls_every_fifth_of_a_second_until_the_awaited_status(site_a, mon
         DatasheetRevision.objects.filter(pk=revision.pk).update(status=RevisionStatus.EVALUATED)
 
     clock = FakeClock(on_sleep=evaluated)
-    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(services, "time", clock)
     result = revision_wait(revision_id=revision.pk, until=(RevisionStatus.EVALUATED,), timeout=5)
     assert (result.pk, result.status) == (revision.pk, RevisionStatus.EVALUATED)
     assert clock.sleeps == [0.2]  # default interval: one poll, then the status is there
@@ -158,7 +158,7 @@ def test_wait_polls_every_fifth_of_a_second_until_the_awaited_status(site_a, mon
 def test_wait_raises_timeout_only_after_the_timeout_has_passed(site_a, monkeypatch):
     revision = _revision(site_a, RevisionStatus.PENDING, confirmed=False)
     clock = FakeClock()
-    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(services, "time", clock)
     with pytest.raises(TimeoutError) as info:
         revision_wait(revision_id=revision.pk, until=(RevisionStatus.VALIDATED,), timeout=1.0, interval=0.25)
     # deadline 1001.0; polls at 1000.0, .25, .5, .75 and 1001.0 (not past it yet) sleep;
