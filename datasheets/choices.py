@@ -28,6 +28,12 @@ class ErrorCode(models.TextChoices):
     TOTAL_MISMATCH = "total_mismatch", _("Total differs from its sum")
     RECONSTRUCTION_SUM = "reconstruction_sum", _("Reconstruction categories do not add up")
     TEXT_TOO_LONG = "text_too_long", _("Text too long")
+    # issue 8: what Excel shows, and processing that died
+    SHEET_HIDDEN = "sheet_hidden", _("Hidden sheet named like a layout sheet")
+    SHEET_DUPLICATE = "sheet_duplicate", _("Two sheets with the same name")
+    FORMULA_UNSUPPORTED = "formula_unsupported", _("Formula in an entry cell")
+    FORMULA_MISMATCH = "formula_mismatch", _("Formula result differs from the file")
+    PROCESSING_ABORTED = "processing_aborted", _("Processing aborted")
     # warnings
     JUSTIFICATION_MISSING = "justification_missing", _("Justification missing")
     NUMBER_AS_TEXT = "number_as_text", _("Number entered as text")

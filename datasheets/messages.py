@@ -84,6 +84,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Text mit {length} Zeichen; erlaubt sind höchstens {limit}.",
         "Text of {length} characters; at most {limit} are allowed.",
     ),
+    ErrorCode.SHEET_HIDDEN: (
+        "Das ausgeblendete Tabellenblatt „{sheet}“ trägt den Namen eines Vorlagenblatts; bitte löschen.",
+        "The hidden sheet '{sheet}' is named like a template sheet; please delete it.",
+    ),
+    ErrorCode.SHEET_DUPLICATE: (
+        "Die Tabellenblätter „{sheet}“ und „{other}“ tragen denselben Namen.",
+        "The sheets '{sheet}' and '{other}' have the same name.",
+    ),
+    ErrorCode.FORMULA_UNSUPPORTED: (
+        "In diese Zelle gehört eine Zahl; die Formel „{formula}“ kann der Server nicht nachrechnen.",
+        "This cell takes a number; the server cannot recompute the formula '{formula}'.",
+    ),
+    ErrorCode.FORMULA_MISMATCH: (
+        "Die Formel „{formula}“ ergibt {expected}, die Datei zeigt {value}; bitte in Excel neu berechnen.",
+        "The formula '{formula}' gives {expected}, the file shows {value}; please recalculate in Excel.",
+    ),
+    ErrorCode.PROCESSING_ABORTED: (
+        "Die Verarbeitung wurde nach {attempts} Versuchen abgebrochen (Serverfehler, nicht die Datei); "
+        "bitte später erneut hochladen oder die Geschäftsstelle informieren.",
+        "Processing was aborted after {attempts} attempts (a server fault, not the file); "
+        "please upload again later or tell the certification office.",
+    ),
     ErrorCode.JUSTIFICATION_MISSING: (
         "KeZa {code} ist auffällig ({flags}); bitte eine Begründung angeben.",
         "KeZa {code} is flagged ({flags}); please give a justification.",
