@@ -89,8 +89,30 @@ def _header(ws, row: int, labels: list[str] | tuple[str, ...]) -> None:
         c.alignment = Alignment(wrap_text=True, vertical="center")
 
 
-def _input(cell, value=None) -> None:
+# First characters that make Excel (or LibreOffice) read typed text as a formula: the
+# OWASP list for spreadsheet ("CSV") injection.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text_write(cell, value) -> None:
+    """Write ``value`` into ``cell`` as data, never as a formula (issue 8).
+
+    A ``str`` becomes a string cell (``data_type`` "s"), even when it starts with "="
+    (openpyxl would otherwise store a formula); when it starts with one of
+    ``FORMULA_TRIGGERS`` the cell also gets Excel's ``quotePrefix`` style, so that
+    editing the cell in Excel keeps it text. The text itself is unchanged, so the
+    parser reads back exactly what was written (the Deckblatt still matches). Other
+    values (int, None, dates) are written as they are.
+    """
     cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if value.startswith(FORMULA_TRIGGERS):
+            cell.quotePrefix = True
+
+
+def _input(cell, value=None) -> None:
+    cell_text_write(cell, value)
     cell.fill, cell.border, cell.protection = INPUT_FILL, BOX, UNLOCKED
 
 
@@ -144,7 +166,8 @@ def _cover_sheet(ws, layout: Layout, cover: dict[str, object]) -> None:
         value = cover.get(key)
         if key == "catalogue_version":
             value = layout.version_id
-        (_input if key in editable else _locked)(cell, value)
+        (_input if key in editable else _locked)(cell)
+        cell_text_write(cell, value)  # site, centre, contact …: data, never a formula
     _protect(ws)
 
 
