@@ -57,6 +57,13 @@ class RevisionStatus(models.TextChoices):
     DISCARDED = "discarded", _("discarded")
 
 
+class ProcessingStep(models.TextChoices):
+    """The two asynchronous steps of a revision (issue 8: attempts are counted per step)."""
+
+    VALIDATE = "validate", _("validation")
+    EVALUATE = "evaluate", _("evaluation")
+
+
 class RevisionError(models.TextChoices):
     """Refused steps on a revision (confirm, discard); the label is the message."""
 

@@ -58,6 +58,13 @@ class DatasheetRevision(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Processing bookkeeping (issue 8): the database, not the broker, says what is left
+    # to do. ``queued_at``: a task for the current step was last handed to the broker
+    # (None: never, or the hand-over failed); ``started_at``: its latest attempt began;
+    # ``attempts``: attempts begun for the current step (validation, then evaluation).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]
@@ -74,6 +81,27 @@ class DatasheetRevision(models.Model):
         return self.status in (RevisionStatus.FAILED, RevisionStatus.EVALUATED, RevisionStatus.DISCARDED) or (
             self.status == RevisionStatus.VALIDATED and self.confirmed_at is None
         )
+
+    @property
+    def awaiting_processing(self) -> bool:
+        """A task still has to move this revision: pending, or validated and confirmed
+        but not evaluated (issue 8: such revisions are recovered if their task is lost)."""
+        return self.status == RevisionStatus.PENDING or (
+            self.status == RevisionStatus.VALIDATED and self.confirmed_at is not None
+        )
+
+    @property
+    def processing_retried(self) -> bool:
+        """An earlier attempt at the current step died (worker or broker failure) and
+        the step is tried again (issue 8: "Verarbeitung abgebrochen, wird erneut
+        versucht")."""
+        return self.awaiting_processing and self.attempts >= 2
+
+    @property
+    def processing_delayed(self) -> bool:
+        """Stored, but no task could be handed to the broker yet (broker down); the
+        recovery job hands it over once the broker is back (issue 8)."""
+        return self.awaiting_processing and self.queued_at is None
 
     @property
     def awaiting_confirmation(self) -> bool:

@@ -17,13 +17,16 @@ decorator: mutmut leaves decorated functions alone, and these are rules under it
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,7 +41,7 @@ from qiportal.exceptions import ApplicationError
 
 from . import safety
 from .checking import datasheet_check, version_for_year
-from .choices import ErrorCode, RevisionError, RevisionSource, RevisionStatus
+from .choices import ErrorCode, ProcessingStep, RevisionError, RevisionSource, RevisionStatus
 from .layout import layout_for
 from .limits import stored_file_check
 from .messages import CellError, cell_error
@@ -47,17 +50,21 @@ from .reports import current_revision, revision_report
 from .selectors import revision_list
 from .template import SheetValues, workbook_bytes
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "datasheet_check",
     "datasheet_template_build",
     "datasheet_upload",
     "revision_abort",
+    "revision_attempt_begin",
     "revision_confirm",
     "revision_discard",
     "revision_evaluate",
     "revision_report",
     "revision_validate",
     "revision_wait",
+    "revisions_recover",
     "version_for_year",
 ]
 
@@ -160,8 +167,11 @@ def datasheet_upload(
         if acting_user is not None:
             seen = seen.filter(pk__in=revision_list(user=acting_user).values("pk"))
         existing = next((r for r in seen.order_by("-pk")[:5] if not _may_change_on_retry(r)), None)
-        if existing is not None:
+        if existing is not None and not _superseded(existing):
             existing.duplicate = True
+            existing.requeued = existing.awaiting_processing
+            if existing.requeued:  # stuck or slow: hand it to the broker again
+                _requeue(existing, acting_user=acting_user, reason="reupload")
             return existing
         name = _storage_name(sha256)
         if not default_storage.exists(name):
@@ -178,17 +188,46 @@ def datasheet_upload(
             confirmed_at=timezone.now() if auto_confirm else None,
             confirmed_by=acting_user if auto_confirm and getattr(acting_user, "pk", None) else None,
         )
-        revision.duplicate = False
+        revision.duplicate = revision.requeued = False
         log_entry_create(
             actor=acting_user,
             obj=revision,
             action="datasheets.revision.uploaded",
             data={"sha256": sha256, "size": len(content), "source": source},
         )
-        from .tasks import revision_validate_enqueue
+        from .tasks import revision_enqueue
 
-        revision_validate_enqueue(revision.pk)
+        revision_enqueue(revision.pk, ProcessingStep.VALIDATE)
     return revision
+
+
+def _superseded(revision: DatasheetRevision) -> bool:
+    """An evaluated revision that is no longer the current one: its bytes uploaded
+    again mean "go back to this version", which needs a new revision (issue 8)."""
+    return revision.status == RevisionStatus.EVALUATED and not revision.is_current
+
+
+def _step_of(revision: DatasheetRevision) -> ProcessingStep | None:
+    if revision.status == RevisionStatus.PENDING:
+        return ProcessingStep.VALIDATE
+    if revision.status == RevisionStatus.VALIDATED and revision.confirmed_at is not None:
+        return ProcessingStep.EVALUATE
+    return None
+
+
+def _requeue(revision: DatasheetRevision, *, acting_user, reason: str) -> None:
+    """Hand the current step of a revision awaiting processing to the broker again
+    after commit (inside the caller's transaction); logged."""
+    from .tasks import revision_enqueue
+
+    step = _step_of(revision)
+    log_entry_create(
+        actor=acting_user,
+        obj=revision,
+        action="datasheets.revision.requeued",
+        data={"step": str(step), "reason": reason, "attempts": revision.attempts},
+    )
+    revision_enqueue(revision.pk, step)
 
 
 # Failures that depend on the database (sites, rights, catalogue years), not on the
@@ -201,6 +240,7 @@ CONTEXT_CODES = frozenset(
         ErrorCode.CATALOGUE_MISMATCH,
         ErrorCode.TEMPLATE_UNKNOWN,
         ErrorCode.UNSAFE_CONTENT,
+        ErrorCode.PROCESSING_ABORTED,
     }
 )
 
@@ -210,10 +250,12 @@ def _may_change_on_retry(revision: DatasheetRevision) -> bool:
     return revision.status == RevisionStatus.FAILED and any(e.get("code") in CONTEXT_CODES for e in revision.errors)
 
 
-def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[CellError]) -> DatasheetRevision:
+def _fail(revision: DatasheetRevision, errors: list[CellError], warnings: list[CellError] | None) -> DatasheetRevision:
+    """Mark a revision failed with ``errors`` (``warnings`` None: keep its warnings)."""
     revision.status = RevisionStatus.FAILED
     revision.errors = [e.as_dict() for e in errors]
-    revision.warnings = [w.as_dict() for w in warnings]
+    if warnings is not None:
+        revision.warnings = [w.as_dict() for w in warnings]
     revision.validated_at = timezone.now()
     revision.is_current = False
     revision.save()
@@ -276,6 +318,7 @@ def _store_validated(revision: DatasheetRevision, result) -> DatasheetRevision:
     revision.errors = []
     revision.warnings = [w.as_dict() for w in result.warnings]
     revision.validated_at = timezone.now()
+    revision.attempts, revision.started_at, revision.queued_at = 0, None, None  # the evaluation step begins
     if (
         revision.confirmed_at is None
         and current_revision(site=revision.site, indicator_year=revision.indicator_year) is None
@@ -290,21 +333,119 @@ def _store_validated(revision: DatasheetRevision, result) -> DatasheetRevision:
         data={"layout": result.layout.template_id, "warnings": len(result.warnings)},
     )
     if revision.confirmed_at is not None:
-        from .tasks import revision_evaluate_task
+        from .tasks import revision_enqueue
 
-        revision_evaluate_task.delay_on_commit(revision.pk)
+        revision_enqueue(revision.pk, ProcessingStep.EVALUATE)
     return revision
 
 
-def revision_abort(*, revision_id: int) -> DatasheetRevision | None:
-    """pending -> failed (``unsafe_content``) when its validation task died without
-    finishing; any other state is left alone (idempotent)."""
+class AbortReason(enum.StrEnum):
+    """Why processing of a revision was given up (issue 8)."""
+
+    TIME_LIMIT = "time_limit"  # the validation hit the worker's hard time limit: the file costs too much
+    ATTEMPTS = "attempts"  # every attempt died or failed: a server fault, not the file's
+
+
+def revision_abort(*, revision_id: int, reason: AbortReason = AbortReason.ATTEMPTS) -> DatasheetRevision | None:
+    """A revision awaiting processing -> failed, when its task cannot finish (issue 8).
+    ``TIME_LIMIT`` (validation only): ``unsafe_content`` naming the time limit, like a
+    soft limit; ``ATTEMPTS``: ``processing_aborted``, which does not blame the file (the
+    same bytes uploaded again are checked again). Anything else is left alone
+    (idempotent); returns the revision, None if unknown."""
     with transaction.atomic():
         revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
-        if revision is None or revision.status != RevisionStatus.PENDING:
+        if revision is None or not revision.awaiting_processing:
             return revision
-        detail = "Verarbeitung abgebrochen / processing aborted"
-        return _fail(revision, [cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)], [])
+        if reason == AbortReason.TIME_LIMIT and revision.status == RevisionStatus.PENDING:
+            detail = "Zeitgrenze / time limit"
+            error = cell_error(safety.FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail)
+        else:
+            error = cell_error(safety.FILE, "A1", ErrorCode.PROCESSING_ABORTED, attempts=revision.attempts)
+        return _fail(revision, [error], None)
+
+
+def revision_attempt_begin(*, revision_id: int, step: ProcessingStep) -> bool:
+    """A task begins an attempt at ``step`` of a revision: count it and note the time
+    (issue 8). Returns False when there is nothing to do (the revision is not awaiting
+    that step: the task is a duplicate or came late) or when the attempts are used up
+    (``QIPORTAL_PROCESSING_MAX_ATTEMPTS``; the revision then fails with
+    ``processing_aborted``)."""
+    with transaction.atomic():
+        revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
+        if revision is None or _step_of(revision) != step:
+            return False
+        if revision.attempts >= settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS:
+            revision_abort(revision_id=revision_id, reason=AbortReason.ATTEMPTS)
+            return False
+        revision.attempts += 1
+        revision.started_at = timezone.now()
+        revision.save(update_fields=["attempts", "started_at"])
+        if revision.attempts > 1:
+            log_entry_create(
+                actor=None,
+                obj=revision,
+                action="datasheets.revision.retried",
+                data={"step": str(step), "attempt": revision.attempts},
+            )
+        return True
+
+
+def revision_attempts(*, revision_id: int) -> int:
+    """Attempts begun at the current step of a revision (0 if unknown)."""
+    return DatasheetRevision.objects.filter(pk=revision_id).values_list("attempts", flat=True).first() or 0
+
+
+def revision_mark_queued(*, revision_id: int, step: ProcessingStep) -> None:
+    """Note that ``step`` of a revision was handed to the broker just now."""
+    revisions = DatasheetRevision.objects.filter(pk=revision_id)
+    if step == ProcessingStep.VALIDATE:
+        revisions = revisions.filter(status=RevisionStatus.PENDING)
+    else:
+        revisions = revisions.filter(status=RevisionStatus.VALIDATED, confirmed_at__isnull=False)
+    revisions.update(queued_at=timezone.now())
+
+
+def revisions_recover(*, now=None) -> dict[str, int]:
+    """The recovery job (Celery beat; issue 8): every revision awaiting processing with
+    no activity (upload, validation, confirmation, hand-over to the broker, start of an
+    attempt) for ``QIPORTAL_STUCK_AFTER`` seconds lost its task, or never had one sent
+    (broker down). Hand its step to the broker again, or fail it with
+    ``processing_aborted`` when its attempts are used up. Rows locked by a running
+    task are skipped. Returns counts ``{"requeued": n, "aborted": m}``."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.QIPORTAL_STUCK_AFTER)
+    counts = {"requeued": 0, "aborted": 0}
+    candidates = (
+        DatasheetRevision.objects.filter(uploaded_at__lt=cutoff)
+        .filter(
+            models.Q(status=RevisionStatus.PENDING)
+            | models.Q(status=RevisionStatus.VALIDATED, confirmed_at__isnull=False)
+        )
+        .values_list("pk", flat=True)
+    )
+    for pk in list(candidates):
+        with transaction.atomic():
+            revision = DatasheetRevision.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if revision is None or not revision.awaiting_processing:
+                continue
+            times = (
+                revision.uploaded_at,
+                revision.validated_at,
+                revision.confirmed_at,
+                revision.queued_at,
+                revision.started_at,
+            )
+            if max(t for t in times if t is not None) >= cutoff:
+                continue
+            if revision.attempts >= settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS:
+                revision_abort(revision_id=pk, reason=AbortReason.ATTEMPTS)
+                counts["aborted"] += 1
+                continue
+            _requeue(revision, acting_user=None, reason="recovery")
+            counts["requeued"] += 1
+    if any(counts.values()):
+        logger.warning("revisions recovered: %s", counts)
+    return counts
 
 
 def _revision_for_user_action(revision: DatasheetRevision, acting_user) -> DatasheetRevision:
@@ -326,9 +467,9 @@ def revision_confirm(*, revision: DatasheetRevision, acting_user) -> DatasheetRe
         revision.confirmed_by = acting_user
         revision.save(update_fields=["confirmed_at", "confirmed_by"])
         log_entry_create(actor=acting_user, obj=revision, action="datasheets.revision.confirmed")
-        from .tasks import revision_evaluate_task
+        from .tasks import revision_enqueue
 
-        revision_evaluate_task.delay_on_commit(revision.pk)
+        revision_enqueue(revision.pk, ProcessingStep.EVALUATE)
         return revision
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from fractions import Fraction
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,6 +30,7 @@ from qiportal.portal import PortalMixin
 
 from .choices import RevisionStatus
 from .forms import XLSX_CONTENT_TYPE, DatasheetUploadForm, RevisionFilterSet, TemplateDownloadForm
+from .quarantine import RefusalReason, revision_file_refusal
 from .reports import revision_diff
 from .selectors import revision_get, revision_list, revision_values
 from .services import datasheet_template_build, datasheet_upload, revision_confirm, revision_discard, revision_report
@@ -38,7 +40,7 @@ from .tables import IndicatorValueTable, RevisionTable, flag_badges, status_badg
 def revisions_fingerprint(revisions) -> str:
     """Short hash of (pk, status) of the revisions shown; a poll answers 204 (htmx
     leaves the page alone) while it is unchanged."""
-    raw = ",".join(f"{r.pk}:{r.status}" for r in revisions)
+    raw = ",".join(f"{r.pk}:{r.status}:{r.attempts}:{r.queued_at is not None}" for r in revisions)
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -110,11 +112,31 @@ class UploadView(PortalMixin, FormView):
         except ApplicationError as exc:
             form.add_error("file", exc.message)
             return self.form_invalid(form)
-        if getattr(revision, "duplicate", False):
+        duplicate = getattr(revision, "duplicate", False)
+        requeued = getattr(revision, "requeued", False)
+        revision.refresh_from_db()
+        if duplicate and requeued:
+            messages.info(
+                self.request,
+                _(
+                    "This file was uploaded before (data sheet #%(pk)d) and is still being processed; "
+                    "its processing was started again."
+                )
+                % {"pk": revision.pk},
+            )
+        elif duplicate:
             messages.info(
                 self.request,
                 _("This file was uploaded before (data sheet #%(pk)d); no new revision was created.")
                 % {"pk": revision.pk},
+            )
+        elif revision.processing_delayed:
+            messages.warning(
+                self.request,
+                _(
+                    "The data sheet was received and stored. Its processing is delayed (the processing "
+                    "service cannot be reached) and will start by itself; you need not upload it again."
+                ),
             )
         else:
             messages.success(self.request, _("The data sheet was uploaded and is being checked."))
@@ -170,12 +192,14 @@ class RevisionDetailView(PortalMixin, TemplateView):
             revision=revision,
             status_badge=status_badge(revision.status),
             polling=not revision.is_finished,
+            max_attempts=settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS,
             fingerprint=revisions_fingerprint([revision]),
             errors=[_located(e) for e in revision.errors or []],
             warnings=[_located(e) for e in revision.warnings or []],
             values_table=IndicatorValueTable(values) if values else None,
             is_failed=revision.status == RevisionStatus.FAILED,
             is_evaluated=revision.status == RevisionStatus.EVALUATED,
+            file_refusal=revision_file_refusal(revision),
             n_flagged=sum(1 for v in values if v.flags),
             oob=bool(self.request.htmx),
         )
@@ -233,11 +257,29 @@ def _located(problem: dict) -> dict:
     return {"place": place, "code": problem.get("code", ""), "message": message}
 
 
-class RevisionFileView(View):
-    """The stored file of a revision, for everyone who may see the revision."""
+class RevisionFileView(PortalMixin, TemplateView):
+    """The stored file of a revision, as an attachment, for everyone who may see the
+    revision (404 out of scope, 404 when the file is missing).
+
+    A file refused as unsafe, or not yet checked, is never served back as it was
+    (issue 8, ``quarantine.revision_file_refusal``): the answer is a page with HTTP 403
+    naming its SHA-256 and the reasons; the file stays on the server for the record.
+    """
+
+    template_name = "datasheets/revision_file_refused.html"
+    nav_section = "datasheets"
 
     def get(self, request, pk: int):
         revision = revision_get(user=request.user, pk=pk)
+        refusal = revision_file_refusal(revision)
+        if refusal is not None:
+            context = self.get_context_data(
+                revision=revision,
+                refusal=refusal,
+                unchecked=refusal.reason == RefusalReason.UNCHECKED,
+                problems=[_located(e) for e in refusal.problems],
+            )
+            return self.render_to_response(context, status=403)
         try:
             handle = revision.file.open("rb")
         except (FileNotFoundError, ValueError) as exc:

@@ -194,10 +194,39 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "60"))
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512 * 1024  # KiB
+# Nothing lost (issue 8): a message is acknowledged after its task ran and requeued when
+# the worker child running it dies; Redis hands an unacknowledged message to another
+# worker after ``visibility_timeout`` seconds, which must exceed the longest time a task
+# may hold it (the hard time limits below, plus a prefetched wait): 3 x the longest.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 # Parsing an uploaded workbook in the worker (issue 4): soft time limit (s) of the
 # validation task and the extra address space (MB) it may take.
 QIPORTAL_PARSE_TIME_LIMIT = float(os.environ.get("QIPORTAL_PARSE_TIME_LIMIT", "30"))
 QIPORTAL_PARSE_MEMORY_MB = int(os.environ.get("QIPORTAL_PARSE_MEMORY_MB", "768"))
+# Processing that dies (issue 8): soft time limit (s) of the evaluation task; attempts
+# per step before a revision fails with ``processing_aborted``; a revision awaiting a
+# task with no activity for ``QIPORTAL_STUCK_AFTER`` seconds is handed to the broker
+# again by the recovery job, which Celery beat runs every ``QIPORTAL_RECOVER_INTERVAL``
+# seconds (``celery -A qiportal beat``, or ``worker -B`` on a single machine).
+QIPORTAL_EVALUATE_TIME_LIMIT = float(os.environ.get("QIPORTAL_EVALUATE_TIME_LIMIT", "60"))
+QIPORTAL_PROCESSING_MAX_ATTEMPTS = int(os.environ.get("QIPORTAL_PROCESSING_MAX_ATTEMPTS", "3"))
+QIPORTAL_STUCK_AFTER = float(os.environ.get("QIPORTAL_STUCK_AFTER", "300"))
+QIPORTAL_RECOVER_INTERVAL = float(os.environ.get("QIPORTAL_RECOVER_INTERVAL", "60"))
+_longest_task = max(QIPORTAL_PARSE_TIME_LIMIT, QIPORTAL_EVALUATE_TIME_LIMIT) + 30  # hard limit
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+    "visibility_timeout": int(os.environ.get("QIPORTAL_VISIBILITY_TIMEOUT", 3 * _longest_task)),
+}
+CELERY_BEAT_SCHEDULE = {
+    "revisions-recover": {
+        "task": "datasheets.tasks.revisions_recover_task",
+        "schedule": QIPORTAL_RECOVER_INTERVAL,
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("QIPORTAL_BEAT_SCHEDULE_FILE", str(DATA_DIR / "celerybeat-schedule"))
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}

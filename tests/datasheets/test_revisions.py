@@ -128,7 +128,7 @@ def test_last_confirmed_revision_wins_whatever_order_the_tasks_run(layout, site_
         content=_sheet(site_a, layout, (12, 20)), filename="c.xlsx", acting_user=coordinator, expected_site=site_a
     )
     queued: list[int] = []
-    monkeypatch.setattr(tasks.revision_evaluate_task, "delay_on_commit", queued.append)
+    monkeypatch.setattr(tasks, "revision_enqueue", lambda revision_id, step: queued.append(revision_id))
     revision_confirm(revision=b, acting_user=coordinator)
     revision_confirm(revision=c, acting_user=coordinator)
     assert queued == [b.pk, c.pk]
@@ -166,7 +166,7 @@ def test_command_line_dry_run_writes_nothing_and_shows_changes(layout, site_a, c
 def test_validation_task_returns_the_structured_report(layout, site_a, coordinator, monkeypatch):
     from datasheets import tasks
 
-    monkeypatch.setattr(tasks, "revision_validate_enqueue", lambda revision_id: None)
+    monkeypatch.setattr(tasks, "revision_enqueue", lambda revision_id, step: None)
     bad = edit_workbook(_sheet(site_a, layout), {("Kennzahlen", layout.indicator_cell("12", IND_NUMERATOR)): "zwölf"})
     revision = datasheet_upload(content=bad, filename="bad.xlsx", acting_user=coordinator, expected_site=site_a)
     assert DatasheetRevision.objects.get(pk=revision.pk).status == "pending"
@@ -179,42 +179,60 @@ def test_validation_task_returns_the_structured_report(layout, site_a, coordinat
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_validation_that_dies_fails_its_revision_instead_of_pending_for_ever(
+def test_a_validation_killed_at_its_hard_time_limit_fails_its_revision_instead_of_pending_for_ever(
     layout, site_a, coordinator, monkeypatch
 ):
+    from celery.exceptions import TimeLimitExceeded
+
     from datasheets import tasks
 
     sent: list[dict] = []
     monkeypatch.setattr(
         tasks.revision_validate_task, "apply_async", lambda args, **options: sent.append({"args": args, **options})
     )
+    monkeypatch.setattr(tasks.settings, "CELERY_TASK_ALWAYS_EAGER", False)  # as with a broker
     revision = datasheet_upload(
         content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
     )
-    assert len(sent) == 1
-    errback = sent[0]["link_error"]
-    assert errback.task == tasks.revision_abort_task.name and tuple(errback.args) == (revision.pk,)
-    assert (sent[0]["time_limit"], sent[0]["soft_time_limit"]) == (None, None)  # the worker's own limits apply
+    assert sent == [{"args": (revision.pk,), "time_limit": None, "soft_time_limit": None}]  # the worker's own limits
+    revision.refresh_from_db()
+    assert revision.queued_at is not None and revision.status == "pending"
 
-    errback.apply()  # what the worker runs after e.g. a hard time limit killed the child
+    # What the worker's main process runs when the pool killed the child at the hard limit:
+    tasks.revision_validate_task.on_failure(TimeLimitExceeded(60), "task-id", (revision.pk,), {}, None)
     revision.refresh_from_db()
     assert revision.status == "failed"
-    assert [(e["code"], "aborted" in e["message_en"]) for e in revision.errors] == [("unsafe_content", True)]
+    assert [(e["code"], "time limit" in e["message_en"]) for e in revision.errors] == [("unsafe_content", True)]
     assert IndicatorValue.objects.filter(revision=revision).count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_abort_leaves_a_finished_revision_alone(layout, site_a, coordinator):
-    from datasheets.tasks import revision_abort_task
+def test_a_hard_time_limit_leaves_a_finished_revision_and_an_evaluation_alone(layout, site_a, coordinator):
+    from celery.exceptions import TimeLimitExceeded
+
+    from datasheets.tasks import revision_evaluate_task, revision_validate_task
 
     revision = datasheet_upload(
         content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
     )
     revision.refresh_from_db()
     assert revision.status == "evaluated"
-    revision_abort_task.apply((revision.pk,))
+    revision_validate_task.on_failure(TimeLimitExceeded(60), "t", (revision.pk,), {}, None)
     revision.refresh_from_db()
     assert revision.status == "evaluated" and revision.is_current
+    confirmed = DatasheetRevision.objects.create(
+        file=revision.file,
+        original_name="b.xlsx",
+        size=1,
+        sha256="1" * 64,
+        site=site_a,
+        status="validated",
+        confirmed_at=revision.confirmed_at,
+        attempts=1,
+    )
+    revision_evaluate_task.on_failure(TimeLimitExceeded(90), "t", (confirmed.pk,), {}, None)
+    confirmed.refresh_from_db()
+    assert confirmed.status == "validated"  # the recovery job retries the evaluation
 
 
 @pytest.mark.django_db(transaction=True)

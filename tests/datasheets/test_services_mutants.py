@@ -258,7 +258,7 @@ def test_same_bytes_look_up_the_five_newest_earlier_uploads(catalogue, site_a):
     checked again as a new revision."""
     content = b"the same bytes"
     sha256 = hashlib.sha256(content).hexdigest()
-    earlier = _stored(site_a, None, RevisionStatus.EVALUATED, sha256=sha256, expected_site=None)
+    earlier = _stored(site_a, None, RevisionStatus.EVALUATED, sha256=sha256, expected_site=None, is_current=True)
     site_unknown = [{"sheet": "Deckblatt", "cell": "B3", "code": "site_unknown"}]
 
     def failed_retry():
@@ -413,16 +413,34 @@ def test_validating_an_unknown_revision_returns_none():
 # ------------------------------------------------------------------- after validation
 
 
-def test_abort_fails_only_a_pending_revision_with_a_located_error(catalogue, site_a, coordinator):
-    pending = _stored(site_a, coordinator, RevisionStatus.PENDING)
+def test_abort_fails_a_revision_awaiting_processing_without_blaming_the_file(catalogue, site_a, coordinator):
+    pending = _stored(site_a, coordinator, RevisionStatus.PENDING, attempts=3)
     assert revision_abort(revision_id=pending.pk).status == "failed"
     pending.refresh_from_db()
-    assert _errors(pending) == [_unsafe("Verarbeitung abgebrochen / processing aborted")]
-    assert _log(pending, "datasheets.revision.failed") == (coordinator, {"codes": ["unsafe_content"]})
+    assert [(e["sheet"], e["cell"], e["code"]) for e in pending.errors] == [("Datei", "A1", "processing_aborted")]
+    assert "nach 3 Versuchen" in pending.errors[0]["message_de"]
+    assert "not the file" in pending.errors[0]["message_en"]
+    assert _log(pending, "datasheets.revision.failed") == (coordinator, {"codes": ["processing_aborted"]})
 
-    validated = _stored(site_a, coordinator, RevisionStatus.VALIDATED)
-    assert revision_abort(revision_id=validated.pk).status == "validated"
+    confirmed = _stored(site_a, coordinator, RevisionStatus.VALIDATED, confirmed=True, warnings=[{"code": "w"}])
+    assert revision_abort(revision_id=confirmed.pk).status == "failed"  # its evaluation cannot finish
+    confirmed.refresh_from_db()
+    assert confirmed.warnings == [{"code": "w"}]  # kept for the record
+    awaiting_user = _stored(site_a, coordinator, RevisionStatus.VALIDATED)  # awaits the user's confirmation
+    assert revision_abort(revision_id=awaiting_user.pk).status == "validated"
     assert revision_abort(revision_id=987654) is None
+
+
+def test_a_validation_over_the_hard_time_limit_blames_the_time_the_file_took(catalogue, site_a, coordinator):
+    pending = _stored(site_a, coordinator, RevisionStatus.PENDING, attempts=1)
+    revision_abort(revision_id=pending.pk, reason=services.AbortReason.TIME_LIMIT)
+    pending.refresh_from_db()
+    assert _errors(pending) == [_unsafe("Zeitgrenze / time limit")]
+    # An evaluation has no file to blame: the same reason gives processing_aborted.
+    confirmed = _stored(site_a, coordinator, RevisionStatus.VALIDATED, confirmed=True, attempts=1)
+    revision_abort(revision_id=confirmed.pk, reason=services.AbortReason.TIME_LIMIT)
+    confirmed.refresh_from_db()
+    assert [e["code"] for e in confirmed.errors] == ["processing_aborted"]
 
 
 def test_confirm_records_who_confirmed_and_queues_the_evaluation(
