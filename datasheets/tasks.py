@@ -55,6 +55,8 @@ def _run_step(task: Task, revision_id: int, step: ProcessingStep, body):
         attempts = services.revision_attempts(revision_id=revision_id)
         if attempts < settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS:
             logger.warning("revision %s, %s attempt %s failed: %r; retrying", revision_id, step, attempts, exc)
+            if task.request.is_eager:  # in process: no broker to carry a retry (issue 8)
+                return _run_step(task, revision_id, step, body)
             raise task.retry(exc=exc, countdown=min(60, 2**attempts), max_retries=None) from exc
         logger.exception("revision %s, %s failed after %s attempts", revision_id, step, attempts)
         services.revision_abort(revision_id=revision_id, reason=services.AbortReason.ATTEMPTS)
