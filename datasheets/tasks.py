@@ -123,7 +123,7 @@ def revision_send(revision_id: int, step: ProcessingStep) -> bool:
     The time limits are left to the worker's own settings (a task-level limit would
     otherwise travel in the message from the producer's configuration)."""
     task = TASKS[ProcessingStep(step)]
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if task.app.conf.task_always_eager:  # in process (no broker configured, or the unit tests)
         services.revision_mark_queued(revision_id=revision_id, step=step)
         task.apply_async((revision_id,))
         return True

@@ -203,7 +203,7 @@ def _broker_down(monkeypatch):
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
 
-    monkeypatch.setattr(tasks.settings, "CELERY_TASK_ALWAYS_EAGER", False)
+    tasks.revision_validate_task.app.conf.task_always_eager = False  # as with a broker (reset by _celery_mode)
     monkeypatch.setattr(tasks.revision_validate_task, "apply_async", refuse)
     monkeypatch.setattr(tasks.revision_evaluate_task, "apply_async", refuse)
 
@@ -257,6 +257,7 @@ def test_the_same_bytes_again_requeue_a_stuck_revision(layout, site_a, coordinat
     _broker_down(monkeypatch)
     stuck = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
     monkeypatch.undo()  # the broker is back (eager here)
+    tasks.revision_validate_task.app.conf.task_always_eager = True
     again = datasheet_upload(content=content, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
     assert (again.pk, again.duplicate, again.requeued) == (stuck.pk, True, True)
     again.refresh_from_db()

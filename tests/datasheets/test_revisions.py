@@ -190,7 +190,7 @@ def test_a_validation_killed_at_its_hard_time_limit_fails_its_revision_instead_o
     monkeypatch.setattr(
         tasks.revision_validate_task, "apply_async", lambda args, **options: sent.append({"args": args, **options})
     )
-    monkeypatch.setattr(tasks.settings, "CELERY_TASK_ALWAYS_EAGER", False)  # as with a broker
+    tasks.revision_validate_task.app.conf.task_always_eager = False  # as with a broker (reset by _celery_mode)
     revision = datasheet_upload(
         content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator, expected_site=site_a
     )

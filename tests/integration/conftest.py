@@ -32,8 +32,9 @@ def _port_open(host: str, port: int) -> bool:
 
 @pytest.fixture
 def celery_worker_factory(transactional_db, tmp_path):
-    """Start ``celery worker`` processes on a fresh queue: ``start(**extra_env)`` returns
-    the Popen (with ``log_path``); all are stopped after the test."""
+    """Start ``celery worker`` processes on a fresh queue: ``start(beat=False,
+    **extra_env)`` returns the Popen (with ``log_path``); ``beat`` runs Celery beat in
+    the worker (the recovery job of issue 8). All are stopped after the test."""
     from urllib.parse import urlparse
 
     broker = os.environ.get("CELERY_BROKER_URL", "")
@@ -50,7 +51,7 @@ def celery_worker_factory(transactional_db, tmp_path):
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     started = []
 
-    def start(**extra_env: str):
+    def start(*, beat: bool = False, **extra_env: str):
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -83,6 +84,7 @@ def celery_worker_factory(transactional_db, tmp_path):
                 "--without-heartbeat",
                 "--loglevel",
                 "INFO",
+                *(["-B", "--schedule", str(tmp_path / f"beat{len(started)}")] if beat else []),
             ],
             cwd=ROOT,
             env=env,
@@ -101,12 +103,24 @@ def celery_worker_factory(transactional_db, tmp_path):
         return process
 
     yield start
+    import psutil
+
     for process, handle in started:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+        except psutil.Error:
+            children = []
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
+        for child in children:  # orphans of a main process killed by the test
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
         handle.close()
     # A pool child may still hold its connection for a moment: end such sessions so the
     # test database can be flushed and dropped.
