@@ -405,15 +405,17 @@ def revision_mark_queued(*, revision_id: int, step: ProcessingStep) -> None:
     revisions.update(queued_at=timezone.now())
 
 
-def revisions_recover(*, now=None) -> dict[str, int]:
+def revisions_recover(*, now=None, stuck_after: float | None = None) -> dict[str, int]:
     """The recovery job (Celery beat; issue 8): every revision awaiting processing with
     no activity (upload, validation, confirmation, hand-over to the broker, start of an
     attempt) for ``QIPORTAL_STUCK_AFTER`` seconds lost its task, or never had one sent
     (broker down). Hand its step to the broker again, or fail it with
     ``processing_aborted`` when its attempts are used up. Rows locked by a running
-    task are skipped. Returns counts ``{"requeued": n, "aborted": m}``."""
+    task are skipped. ``stuck_after`` (seconds) overrides the setting. Returns counts
+    ``{"requeued": n, "aborted": m}``."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.QIPORTAL_STUCK_AFTER)
+    stuck_after = settings.QIPORTAL_STUCK_AFTER if stuck_after is None else stuck_after
+    cutoff = now - timedelta(seconds=stuck_after)
     counts = {"requeued": 0, "aborted": 0}
     candidates = (
         DatasheetRevision.objects.filter(uploaded_at__lt=cutoff)

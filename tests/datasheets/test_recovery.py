@@ -288,3 +288,27 @@ def test_the_bytes_of_an_older_revision_make_a_new_revision_with_a_preview(layou
     assert back.file.name == first.file.name  # the bytes are stored once
     revision_confirm(revision=back, acting_user=coordinator)
     assert Evaluation.objects.get(site=site_a, definition__code="20").numerator == 15
+
+
+# ------------------------------------------------------------------ by hand
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_recover_command_processes_what_a_dead_process_left_waiting(layout, site_a, coordinator, monkeypatch):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(tasks, "revision_enqueue", lambda revision_id, step: None)  # the process died here
+    waiting = datasheet_upload(content=_sheet(site_a, layout), filename="a.xlsx", acting_user=coordinator)
+    monkeypatch.undo()
+    out = io.StringIO()
+    call_command("recover_revisions", stdout=out)  # too recent for the default 300 s
+    assert DatasheetRevision.objects.get(pk=waiting.pk).status == "pending"
+    assert "requeued: 0" in out.getvalue()
+    call_command("recover_revisions", "--older-than", "0", stdout=out)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.is_current) == ("evaluated", True)
+    assert "requeued: 1" in out.getvalue()
+    with pytest.raises(CommandError, match="must be"):
+        call_command("recover_revisions", "--older-than", "-1")
