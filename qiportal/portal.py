@@ -33,6 +33,8 @@ def navigation(request, section: str = "") -> list[dict]:
     ]
     if user_can(user, Action.VIEW_NATIONAL):
         entries.append(("indicators:national", _("National results"), "national"))
+    if user_can(user, Action.MANAGE):
+        entries.append(("login_lockout_list", _("Login lock-outs"), "lockouts"))
     if user.is_staff:
         entries.append(("admin:index", _("Administration"), "admin"))
     return [{"url": reverse(name), "label": label, "current": key == section} for name, label, key in entries]

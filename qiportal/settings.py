@@ -6,6 +6,7 @@ after commit, no server needed. ``DATABASE_URL`` selects PostgreSQL,
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_htmx",
+    "axes",
     "centres",
     "indicators",
     "datasheets",
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last (django-axes): a lock-out becomes the login page
 ]
 
 ROOT_URLCONF = "qiportal.urls"
@@ -160,6 +163,36 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+
+# Login throttling (issue 8, django-axes). After QIPORTAL_LOGIN_FAILURE_LIMIT failed logins
+# (default 5) for one user name, or from one address, logins with that user name or from
+# that address are refused -- the right password too -- until QIPORTAL_LOGIN_COOLOFF_MINUTES
+# (default 15) have passed since the last counted failure, or until the certification
+# office unlocks them (page "Anmeldesperren"). The login page says so, with HTTP 429.
+# Failures during a lock-out are not counted (the cool-off does not grow); a successful
+# login does not wipe the failures of its address (an attacker's own account would
+# otherwise reset them). Successful logins are not stored (AXES_DISABLE_ACCESS_LOG).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("QIPORTAL_LOGIN_FAILURE_LIMIT", "5"))
+_cooloff_minutes = float(os.environ.get("QIPORTAL_LOGIN_COOLOFF_MINUTES", "15"))
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes <= 0:
+    raise ImproperlyConfigured("QIPORTAL_LOGIN_FAILURE_LIMIT must be >= 1 and QIPORTAL_LOGIN_COOLOFF_MINUTES > 0.")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "qiportal.login.lockout_response"  # the login page with the message
+AXES_CLIENT_IP_CALLABLE = "qiportal.login.client_ip_address"
+# Reverse proxies in front of the application that append the client address to
+# X-Forwarded-For (0: the address is REMOTE_ADDR). Behind one TLS proxy set 1, or every
+# user shares the proxy's address and one lock-out locks out everyone.
+QIPORTAL_PROXY_COUNT = int(os.environ.get("QIPORTAL_PROXY_COUNT", "0"))
+
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -16,6 +16,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from centres import urls as centres_urls
+from centres import views as centres_views
 from datasheets import site_views
 
 from .views import HomeView
@@ -34,6 +35,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login-lockouts/", centres_views.LoginLockoutListView.as_view(), name="login_lockout_list"),
+    path("login-lockouts/unlock/", centres_views.LoginLockoutResetView.as_view(), name="login_lockout_reset"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("sites/", include((site_patterns, centres_urls.app_name))),
     path("datasheets/", include("datasheets.urls")),
