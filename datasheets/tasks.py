@@ -144,11 +144,6 @@ def revision_enqueue(revision_id: int, step: ProcessingStep) -> None:
     transaction.on_commit(lambda: revision_send(revision_id, step))
 
 
-def revision_validate_enqueue(revision_id: int) -> None:
-    """Enqueue validation after commit (kept for callers of issue 3)."""
-    revision_enqueue(revision_id, ProcessingStep.VALIDATE)
-
-
 @shared_task(acks_late=True)
 def revisions_recover_task() -> dict[str, int]:
     """Celery beat, every ``QIPORTAL_RECOVER_INTERVAL`` seconds: hand revisions whose
