@@ -193,10 +193,26 @@ AXES_CLIENT_IP_CALLABLE = "qiportal.login.client_ip_address"
 # user shares the proxy's address and one lock-out locks out everyone.
 QIPORTAL_PROXY_COUNT = int(os.environ.get("QIPORTAL_PROXY_COUNT", "0"))
 
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG and SECURE_SSL_REDIRECT)
+# HTTPS (issue 8). One switch, QIPORTAL_HTTPS=1 (served over TLS, directly or behind a TLS
+# proxy): redirect http to https, HSTS for one year with subdomains (and preload), Secure
+# cookies; each still overridable by its own variable. With DEBUG off the session and CSRF
+# cookies are Secure even without the switch; DEBUG=1 and the tests (http://testserver, a
+# live server over http) keep plain http working.
+QIPORTAL_HTTPS = env_bool("QIPORTAL_HTTPS", default=False)
+_plain_http_ok = DEBUG or bool(os.environ.get("PYTEST_VERSION"))
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=QIPORTAL_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=QIPORTAL_HTTPS or not _plain_http_ok)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+# Behind a TLS proxy: the header the proxy sets, e.g. QIPORTAL_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO
+# (value "https"; "NAME=value" for another value). Only if the proxy always sets or
+# strips it: a client could otherwise claim https.
+_proxy_ssl_header = os.environ.get("QIPORTAL_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    _name, _sep, _value = _proxy_ssl_header.partition("=")
+    if not _name.startswith("HTTP_"):
+        raise ImproperlyConfigured("QIPORTAL_PROXY_SSL_HEADER names a request.META key such as HTTP_X_FORWARDED_PROTO.")
+    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if QIPORTAL_HTTPS else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 

@@ -26,7 +26,10 @@ echo "== ruff"
 
 echo "== Django checks"
 .venv/bin/python manage.py check --fail-level WARNING
-SECRET_KEY=ci-check-only-$(date +%s)-not-secret-key-0123456789abcdef DEBUG=0 SECURE_SSL_REDIRECT=1 SECURE_COOKIES=1 SECURE_HSTS_SECONDS=31536000 \
+# The README's production variables alone (env -i: nothing else leaks in).
+env -i PATH="$PATH" QIPORTAL_DATA_DIR="$QIPORTAL_DATA_DIR" \
+  SECRET_KEY="ci-check-only-$(date +%s)-not-secret-key-0123456789abcdef" ALLOWED_HOSTS=qiportal.example.org \
+  QIPORTAL_HTTPS=1 DATABASE_URL=postgres://qiportal@127.0.0.1:5432/qiportal CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
   .venv/bin/python manage.py check --deploy --fail-level WARNING
 
 echo "== pytest on SQLite (tasks eager)"
