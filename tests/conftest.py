@@ -5,6 +5,8 @@ bound to ``site_a`` only, so every scoping test can show the other centre's 404.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -120,3 +122,61 @@ def pytest_collection_modifyitems(config, items):
         return
     durations = json.loads(stats.read_text(encoding="utf-8")).get("duration_by_test", {})
     items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+
+# ------------------------------------------------------------------ browser tests
+# Headless Debian chromium driven by Playwright (tests marked ``browser``); screenshots
+# go to ``test-artifacts/browser/``.
+BROWSER_ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def site_server(transactional_db):
+    """A live server for this test only: stopped (and its database connections closed)
+    before the test database is flushed or dropped."""
+    from django.db import connections
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    yield server
+    server.stop()  # the browser (which depends on this fixture) is closed by then
+    for conn in connections.all():
+        conn.close()
+
+
+@pytest.fixture
+def browser_page(site_server, monkeypatch):
+    require(Path(CHROMIUM).exists(), "Debian chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        require(False, "playwright (pip install -r requirements-test.txt)")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
+    # still synchronous and safe. monkeypatch restores the environment, also on failure.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="de-DE")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.console_errors = errors
+        try:
+            yield page
+        finally:
+            # ORM calls made while Playwright's loop runs may open their own connection.
+            from django.db import connections
+
+            connections.close_all()
+            browser.close()

@@ -2,34 +2,15 @@
 upload -> evaluated -> deviation list. Debian's chromium, driven by Playwright; a
 screenshot of each step goes to ``test-artifacts/browser/``."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from datasheets.layout import IND_DENOMINATOR, IND_NUMERATOR, SHEET_INDICATORS, layout_for
 from indicators.models import CatalogueVersion, Deviation
-from tests.conftest import require
+from tests.conftest import BROWSER_ARTIFACTS as ARTIFACTS
 from tests.datasheets.helpers import consistent_values, edit_workbook, value_edits
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOW_LABEL = "Plausibilität unklar (zu niedrig)"  # SPEC §4 implausible_low, German UI
-
-
-@pytest.fixture
-def site_server(transactional_db):
-    """A live server for this test only: stopped (and its database connections closed)
-    before the test database is flushed or dropped."""
-    from django.db import connections
-    from pytest_django.live_server_helper import LiveServer
-
-    server = LiveServer("localhost")
-    yield server
-    server.stop()  # the browser (which depends on this fixture) is closed by then
-    for conn in connections.all():
-        conn.close()
 
 
 def table_rows(page, selector: str) -> list[list[str]]:
@@ -39,43 +20,6 @@ def table_rows(page, selector: str) -> list[list[str]]:
         f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
     )
     return [[cell.replace("\u00a0", " ") for cell in row] for row in rows]
-
-
-@pytest.fixture
-def browser_page(site_server, monkeypatch):
-    require(Path(CHROMIUM).exists(), "Debian chromium (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover
-        require(False, "playwright (pip install -r requirements-test.txt)")
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # still synchronous and safe. monkeypatch restores the environment, also on failure.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-gpu",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="de-DE")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.console_errors = errors
-        try:
-            yield page
-        finally:
-            # ORM calls made while Playwright's loop runs may open their own connection.
-            from django.db import connections
-
-            connections.close_all()
-            browser.close()
 
 
 def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, site_a, coordinator, tmp_path):
