@@ -63,15 +63,21 @@ def _run_step(task: Task, revision_id: int, step: ProcessingStep, body):
         return None
 
 
-@shared_task(
-    bind=True,
-    base=RevisionTask,
-    step=ProcessingStep.VALIDATE,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT,
-    time_limit=settings.QIPORTAL_PARSE_TIME_LIMIT + 30,
-)
+def _step_task(step: ProcessingStep, soft_time_limit: float):
+    """``shared_task`` of a processing step: bound, acknowledged late, requeued when its
+    worker child dies, hard time limit 30 s after the soft one."""
+    return shared_task(
+        bind=True,
+        base=RevisionTask,
+        step=step,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        soft_time_limit=soft_time_limit,
+        time_limit=soft_time_limit + 30,
+    )
+
+
+@_step_task(ProcessingStep.VALIDATE, settings.QIPORTAL_PARSE_TIME_LIMIT)
 def revision_validate_task(self, revision_id: int) -> dict | None:
     """Validate a pending revision (``services.revision_validate``) under the parse
     limits. Returns the structured report (revision id, status, errors and warnings as
@@ -93,15 +99,7 @@ def revision_validate_task(self, revision_id: int) -> dict | None:
     return _run_step(self, revision_id, ProcessingStep.VALIDATE, body)
 
 
-@shared_task(
-    bind=True,
-    base=RevisionTask,
-    step=ProcessingStep.EVALUATE,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.QIPORTAL_EVALUATE_TIME_LIMIT,
-    time_limit=settings.QIPORTAL_EVALUATE_TIME_LIMIT + 30,
-)
+@_step_task(ProcessingStep.EVALUATE, settings.QIPORTAL_EVALUATE_TIME_LIMIT)
 def revision_evaluate_task(self, revision_id: int) -> str | None:
     """Evaluate a validated, confirmed revision (``services.revision_evaluate``);
     returns its status, None when there was nothing to do."""

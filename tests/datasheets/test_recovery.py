@@ -312,3 +312,17 @@ def test_the_recover_command_processes_what_a_dead_process_left_waiting(layout, 
     assert "requeued: 1" in out.getvalue()
     with pytest.raises(CommandError, match="must be"):
         call_command("recover_revisions", "--older-than", "-1")
+
+
+def test_processing_tasks_are_acknowledged_late_and_requeued_when_their_worker_dies(settings):
+    for task, soft in (
+        (tasks.revision_validate_task, settings.QIPORTAL_PARSE_TIME_LIMIT),
+        (tasks.revision_evaluate_task, settings.QIPORTAL_EVALUATE_TIME_LIMIT),
+    ):
+        assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+        assert (task.soft_time_limit, task.time_limit) == (soft, soft + 30)
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    # Redis re-delivers an unacknowledged message only after the longest hard limit, x3.
+    longest = max(settings.QIPORTAL_PARSE_TIME_LIMIT, settings.QIPORTAL_EVALUATE_TIME_LIMIT) + 30
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == 3 * longest == 270
+    assert settings.CELERY_BEAT_SCHEDULE["revisions-recover"]["task"] == tasks.revisions_recover_task.name
