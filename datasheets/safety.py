@@ -2,7 +2,9 @@
 
 SPEC §2: only OOXML .xlsx; refused with a coded error are .xls / encrypted (CFB)
 files, macros, .ods, renamed CSV, external links, zip bombs, DTDs/entities, files
-over ``settings.DATASHEET_MAX_BYTES`` (5 MB) and sheets of absurd dimensions.
+over ``settings.DATASHEET_MAX_BYTES`` (5 MB) and sheets of absurd dimensions; issue 8
+adds part names that differ only in case and bounds on everything openpyxl parses
+(sheets, defined names, style tables, tree parts, shared strings, elements per part).
 Everything here reads bounded amounts and uses bounded regular expressions; nothing is
 parsed as XML (the DTD check must come before any XML parser sees untrusted bytes).
 """
@@ -33,6 +35,29 @@ MAX_SHEET_ROW = 65_536
 MAX_SHEET_COL = 1_024  # AMJ
 MAX_CELLS = 100_000  # cell elements in one worksheet part
 MAX_STRINGS = 100_000  # entries of the shared strings table
+# Bounds on what openpyxl parses (issue 8: no honest-looking file under 5 MB may take
+# more than 5 s or 250 MB to check). Measured on the committed good corpus (template,
+# Excel-, xlsxwriter- and LibreOffice-saved files): 4 sheets, 1 defined name, at most 34
+# cell formats, 7 fonts, 5 fills, 2 borders, 3 number formats, 6 named styles, 0 dxfs,
+# styles.xml <= 11 KB, sharedStrings.xml <= 10 KB. Every limit leaves 5x to 100x room;
+# all of them at once cost openpyxl about 0.6 s and 40 MB (tests/datasheets/test_bounds.py).
+MAX_SHEETS = 20  # <sheet> entries of workbook.xml; only the layout sheets are read
+MAX_DEFINED_NAMES = 1_000  # <definedName> entries of workbook.xml
+STYLE_TABLES: dict[str, int] = {  # element of xl/styles.xml -> at most this many
+    "xf": 4_000,  # cell formats: cellXfs and cellStyleXfs together
+    "font": 1_000,
+    "fill": 1_000,
+    "border": 1_000,
+    "numFmt": 500,
+    "cellStyle": 1_000,  # named styles
+    "dxf": 1_000,  # differential formats (conditional formatting)
+}
+# Parts openpyxl builds a whole element tree of (the rest it streams or never opens).
+TREE_PARTS = ("[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml")
+MAX_TREE_BYTES = 4 * 1024 * 1024
+MAX_TREE_ELEMENTS = 100_000
+MAX_PART_ELEMENTS = 400_000  # any other XML part (a worksheet of 100,000 cells has ~250,000)
+MAX_STRINGS_BYTES = 8 * 1024 * 1024  # xl/sharedStrings.xml
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 EOCD_MAGIC = b"PK\x05\x06"
@@ -56,6 +81,10 @@ REF_ATTRIBUTE = re.compile(
 DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?dimension\s[^>]{0,200}?\bref="([^"]{0,60})"')
 CELL_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?c[\s/>]")
 STRING_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?si[\s/>]")
+ELEMENT = re.compile(rb"<[A-Za-z_]")  # any start tag (also inside comments: counts high, never low)
+SHEET_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?sheet[\s/>]")
+DEFINED_NAME_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?definedName[\s/>]")
+STYLE_TAGS = {tag: re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?" + tag.encode() + rb"[\s/>]") for tag in STYLE_TABLES}
 RANGE_END = re.compile(r"(?:[A-Za-z]{1,4}[0-9]{1,10}:)?\$?([A-Za-z]{1,4})\$?([0-9]{1,10})")
 # workbook.xml / its rels, read as bytes: sheet name -> r:id -> part name.
 SHEET_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,20}:)?sheet\s([^>]{0,2000})>")
@@ -80,14 +109,17 @@ def _declared_entries(content: bytes) -> int | None:
     return None if entries == 0xFFFF else entries  # 0xFFFF: ZIP64, zipfile judges
 
 
-def precheck(content: bytes) -> list[CellError]:
+def precheck(content: bytes, *, max_bytes: int | None = None) -> list[CellError]:
     """All problems of the container, or [] if openpyxl may open it.
 
     Returns errors with codes file_type, file_too_large or unsafe_content, located at
     ``Datei!A1`` (the file as a whole), at the offending part's name, or at the sheet
-    and cell of an absurd dimension (e.g. ``Kennzahlen!XFD1048576``).
+    and cell of an absurd dimension (e.g. ``Kennzahlen!XFD1048576``). ``max_bytes``:
+    the size limit, passed by a child process that reads no settings (default
+    ``settings.DATASHEET_MAX_BYTES``).
     """
-    limit = settings.DATASHEET_MAX_BYTES  # SPEC §2, the one definition of the limit
+    # SPEC §2, the one definition of the limit
+    limit = settings.DATASHEET_MAX_BYTES if max_bytes is None else max_bytes
     if len(content) > limit:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TOO_LARGE, size=_human(len(content)), limit=_human(limit))]
     if not content:
@@ -127,7 +159,7 @@ def precheck(content: bytes) -> list[CellError]:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": OpenDocument (.ods)")]
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         return [cell_error(FILE, "A1", ErrorCode.FILE_TYPE, detail=": keine Excel-Arbeitsmappe / no workbook part")]
-    errors = _directory_errors(infos)
+    errors = _directory_errors(infos) or _case_errors(infos)
     if errors:
         return errors  # never decompress a bomb, an encrypted or a duplicated part
     lowered = {n.lower() for n in names}
@@ -238,6 +270,55 @@ def _part_errors(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[Cell
             problem = _dimension_error(sheet_names.get(name, name), _as_utf8(data))
             if problem is not None:
                 errors.append(problem)
+    errors.extend(_bound_errors(contents))
+    return errors
+
+
+def _case_errors(infos: list[zipfile.ZipInfo]) -> list[CellError]:
+    """The first part whose name equals an earlier one but for case (issue 8): OPC part
+    names are case-insensitive, so readers may disagree on which of the two they open."""
+    seen: dict[str, str] = {}
+    for info in infos:
+        key = info.filename.lower()
+        if key in seen and seen[key] != info.filename:
+            detail = "Name bis auf Groß-/Kleinschreibung doppelt / name differs only in case"
+            return [cell_error(FILE, info.filename, ErrorCode.UNSAFE_CONTENT, detail=detail)]
+        seen.setdefault(key, info.filename)
+    return []
+
+
+def _bound_errors(contents: dict[str, bytes]) -> list[CellError]:
+    """Parts over the bounds of what openpyxl parses (issue 8), each located at the part:
+    sheets and defined names of workbook.xml, the style tables, the size and element
+    count of the parts openpyxl builds a tree of, the size of the shared strings and the
+    element count of any other XML part. Counting stops one past a limit."""
+    errors: list[CellError] = []
+
+    def refuse(part: str, detail: str) -> None:
+        errors.append(cell_error(FILE, part, ErrorCode.UNSAFE_CONTENT, detail=detail))
+
+    for name, raw in contents.items():
+        data = _as_utf8(raw)
+        if name in TREE_PARTS:
+            if len(data) > MAX_TREE_BYTES:
+                refuse(name, f"größer als / larger than {_human(MAX_TREE_BYTES)}")
+            elif _count(ELEMENT, data, MAX_TREE_ELEMENTS) > MAX_TREE_ELEMENTS:
+                refuse(name, f"mehr als / more than {MAX_TREE_ELEMENTS} XML-Elemente / elements")
+        elif _count(ELEMENT, data, MAX_PART_ELEMENTS) > MAX_PART_ELEMENTS:
+            refuse(name, f"mehr als / more than {MAX_PART_ELEMENTS} XML-Elemente / elements")
+        if name == "xl/sharedStrings.xml" and len(data) > MAX_STRINGS_BYTES:
+            refuse(name, f"Texttabelle größer als / string table larger than {_human(MAX_STRINGS_BYTES)}")
+    workbook = _as_utf8(contents.get("xl/workbook.xml", b""))
+    sheets = _count(SHEET_TAG, workbook, MAX_TREE_ELEMENTS)
+    if sheets > MAX_SHEETS:
+        detail = f"{sheets} Tabellenblätter / sheets (> {MAX_SHEETS})"
+        errors.append(cell_error(FILE, "A1", ErrorCode.UNSAFE_CONTENT, detail=detail))
+    if _count(DEFINED_NAME_TAG, workbook, MAX_DEFINED_NAMES) > MAX_DEFINED_NAMES:
+        refuse("xl/workbook.xml", f"mehr als / more than {MAX_DEFINED_NAMES} Namen / defined names")
+    styles = _as_utf8(contents.get("xl/styles.xml", b""))
+    for tag, limit in STYLE_TABLES.items():
+        if _count(STYLE_TAGS[tag], styles, limit) > limit:
+            refuse("xl/styles.xml", f"mehr als / more than {limit} <{tag}> (Formatvorlagen / style table)")
     return errors
 
 
