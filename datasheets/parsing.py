@@ -1,78 +1,73 @@
 """Workbook bytes -> plain, frozen data; no ORM (STYLE §2).
 
 Two steps, because the layout depends on what the file says it is:
-1. ``workbook_read(content)`` opens the .xlsx read-only (openpyxl with defusedxml,
-   cached values only, links not kept) and copies a bounded grid of every sheet
-   (``layout.MAX_ROWS`` × ``layout.MAX_COLS``), the sheet names and ``QIP_TEMPLATE``.
+1. ``workbook_read(content)`` (``datasheets.reading``, re-exported here) copies a
+   bounded grid of the layout sheets only — values and formula texts — and refuses
+   hidden or duplicate layout sheets (issue 8).
 2. ``datasheet_parse(raw, layout)`` finds cover labels, Basisdaten rows/columns/blocks
    and Kennzahlen rows by sheet name, label and KeZa code (SPEC §2) and returns cells
    with their addresses. Missing sheets and labels become ``CellError`` structure
-   errors; values are judged later by ``validation``.
+   errors; an entered cell holding a formula is recomputed (``formulas``, issue 8);
+   values are judged later by ``validation``.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
-from celery.exceptions import SoftTimeLimitExceeded
-from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.xml import DEFUSEDXML
 
 from .choices import ErrorCode
+from .formulas import FormulaUnsupported, SheetFormulas, Value
 from .layout import (
     BASE_HEADER_ROW,
     COVER_FIELDS,
     IND_CODE,
+    IND_DENOMINATOR,
     IND_HEADERS,
-    MAX_COLS,
+    IND_NUMERATOR,
     MAX_ROWS,
     SHEET_BASE,
     SHEET_COVER,
     SHEET_INDICATORS,
-    TEMPLATE_NAME,
     Layout,
     normalise_code,
     normalise_label,
 )
 from .messages import CellError, cell_error
+from .reading import Grid, RawWorkbook, WorkbookUnreadable, sheet_errors, workbook_read
 
-Grid = dict[tuple[int, int], object]
+__all__ = [  # reading's names stay importable from here
+    "Grid",
+    "ParsedCell",
+    "ParsedDatasheet",
+    "RawWorkbook",
+    "WorkbookUnreadable",
+    "cover_parse",
+    "datasheet_parse",
+    "sheet_errors",
+    "workbook_read",
+]
+FORMULA_TOLERANCE = Fraction(1, 10**9)  # relative: a cached double against the exact result
 
 
 @dataclass(frozen=True)
 class ParsedCell:
     """One cell: sheet name, A1 address and the value as openpyxl read it (int, float,
-    str, bool, datetime or None; formulas give their cached value or None)."""
+    str, bool, datetime or None; formulas give their cached value or None). An entered
+    cell holding a formula the server could not confirm carries ``formula_error``
+    (``formula_unsupported`` / ``formula_mismatch``, issue 8) and counts as no value."""
 
     sheet: str
     ref: str
     value: object
+    formula_error: CellError | None = None
 
     @property
     def empty(self) -> bool:
         return self.value is None or (isinstance(self.value, str) and not self.value.strip())
-
-
-@dataclass(frozen=True)
-class RawWorkbook:
-    """Bounded copy of a workbook: ``grids[sheet][(row, col)] = value`` (1-based)."""
-
-    sheet_names: tuple[str, ...]
-    grids: dict[str, Grid]
-    template_id: str | None
-
-    def sheet(self, name: str) -> str | None:
-        """The actual sheet name matching ``name`` after trimming and case-folding."""
-        wanted = normalise_label(name)
-        for actual in self.sheet_names:
-            if normalise_label(actual) == wanted:
-                return actual
-        return None
 
 
 @dataclass(frozen=True)
@@ -87,98 +82,55 @@ class ParsedDatasheet:
     errors: tuple[CellError, ...] = field(default=())
 
 
-class WorkbookUnreadable(Exception):
-    """openpyxl could not read the file as a workbook; ``code`` says how to report it."""
-
-    def __init__(self, code: ErrorCode, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail
-
-
-def _template_id(wb) -> str | None:
-    try:
-        defined = wb.defined_names.get(TEMPLATE_NAME)
-    except AttributeError:  # pragma: no cover - older openpyxl API
-        defined = None
-    if defined is None:
-        return None
-    text = str(defined.attr_text or "").strip()[:200]
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1]
-    return text or None
-
-
-FULL_CALC_ON_LOAD = re.compile(rb'<(?:[A-Za-z_][\w.-]{0,20}:)?calcPr\s[^>]{0,2000}?\bfullCalcOnLoad="(?:1|true)"')
-UNSAFE_XML = (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError)
-
-
-def _stale_cache(content: bytes) -> bool:
-    """True if the workbook asks to recalculate everything on load (``fullCalcOnLoad``,
-    as xlsxwriter writes it): its cached formula results are placeholders (0)."""
-    with zipfile.ZipFile(io.BytesIO(content)) as zf, zf.open("xl/workbook.xml") as handle:
-        head = handle.read(4 * 1024 * 1024)
-    return FULL_CALC_ON_LOAD.search(head) is not None
-
-
-def _grid(ws, *, formulas: bool = False) -> Grid:
-    """The bounded grid of one sheet: values, or (``formulas``) True where a formula is."""
-    grid: Grid = {}
-    rows = ws.iter_rows(min_row=1, max_row=MAX_ROWS, min_col=1, max_col=MAX_COLS, values_only=not formulas)
-    for r, row in enumerate(rows, start=1):
-        for c, cell in enumerate(row, start=1):
-            if formulas:
-                if getattr(cell, "data_type", None) == "f":
-                    grid[(r, c)] = True
-            elif cell is not None:
-                grid[(r, c)] = cell
-    return grid
-
-
-def _load(content: bytes, *, data_only: bool):
-    return load_workbook(io.BytesIO(content), read_only=True, data_only=data_only, keep_links=False, keep_vba=False)
-
-
-def workbook_read(content: bytes) -> RawWorkbook:
-    """Open .xlsx bytes and copy a bounded grid of each sheet.
-
-    Formula cells give their cached value, except in a workbook that declares its
-    cached values stale (``fullCalcOnLoad``): there they read as empty, like a file
-    without cached values (the server recomputes every derived value anyway).
-
-    Raises WorkbookUnreadable(FILE_TYPE) when openpyxl cannot read it as a workbook and
-    (UNSAFE_CONTENT) when the XML parser meets DTDs or entities; never anything else.
-    The caller runs the zip pre-checks of ``datasheets.safety`` first.
-    """
-    if not DEFUSEDXML:  # openpyxl must parse untrusted XML with defusedxml
-        raise WorkbookUnreadable(ErrorCode.UNSAFE_CONTENT, "defusedxml unavailable")
-    try:
-        wb = _load(content, data_only=True)
-        try:
-            grids = {ws.title: _grid(ws) for ws in wb.worksheets}
-            sheet_names, template_id = tuple(wb.sheetnames), _template_id(wb)
-        finally:
-            wb.close()
-        if _stale_cache(content):
-            wb = _load(content, data_only=False)
-            try:
-                for ws in wb.worksheets:
-                    grid = grids.get(ws.title, {})
-                    for key in _grid(ws, formulas=True):
-                        grid.pop(key, None)
-            finally:
-                wb.close()
-    except UNSAFE_XML as exc:
-        raise WorkbookUnreadable(ErrorCode.UNSAFE_CONTENT, type(exc).__name__) from exc
-    except (SoftTimeLimitExceeded, MemoryError):
-        raise  # the worker's parse limits (services.revision_validate) must see these
-    except Exception as exc:  # hostile input: any failure of openpyxl is "not readable"
-        raise WorkbookUnreadable(ErrorCode.FILE_TYPE, f"{type(exc).__name__}: {exc}"[:200]) from exc
-    return RawWorkbook(sheet_names, grids, template_id)
-
-
 def _ref(row: int, col: int) -> str:
     return f"{get_column_letter(col)}{row}"
+
+
+def entered_cell(raw: RawWorkbook, sheet: str, row: int, col: int, sheets: dict[str, SheetFormulas]) -> ParsedCell:
+    """A cell the centre types a count into (issue 8). Without a formula: its value.
+    With one: recomputed by ``formulas.SheetFormulas`` (``sheets`` keeps one per sheet);
+    a cached value equal to the result (within 1e-9 relative) counts as it is, a missing
+    one (no cache, or a stale-cache workbook) is replaced by the result (an int, a float
+    or an Excel error text), a different one is ``formula_mismatch``; a formula that is
+    not plain arithmetic over the sheet is ``formula_unsupported``. Both are located at
+    the cell and carried in ``formula_error``."""
+    ref = _ref(row, col)
+    value = raw.grids[sheet].get((row, col))
+    formulas = raw.formulas.get(sheet, {})
+    formula = formulas.get((row, col))
+    if formula is None:
+        return ParsedCell(sheet, ref, value)
+    if sheet not in sheets:
+        sheets[sheet] = SheetFormulas(sheet, raw.grids[sheet], formulas)
+    try:
+        computed = sheets[sheet].value(row, col)
+    except FormulaUnsupported:
+        return ParsedCell(sheet, ref, value, cell_error(sheet, ref, ErrorCode.FORMULA_UNSUPPORTED, formula=formula))
+    if value is None:
+        return ParsedCell(sheet, ref, _plain(computed))
+    if _same(value, computed):
+        return ParsedCell(sheet, ref, value)
+    problem = cell_error(
+        sheet, ref, ErrorCode.FORMULA_MISMATCH, formula=formula, expected=_plain(computed), value=_plain(value)
+    )
+    return ParsedCell(sheet, ref, value, problem)
+
+
+def _same(cached: object, computed: Value) -> bool:
+    if isinstance(computed, str):
+        return cached == computed
+    if isinstance(cached, bool) or not isinstance(cached, (int, float)) or not math.isfinite(cached):
+        return False
+    return abs(Fraction(cached) - computed) <= FORMULA_TOLERANCE * max(1, abs(computed))
+
+
+def _plain(value: object) -> object:
+    """A recomputed Fraction as int (whole) or float; integral floats as int; else as is."""
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _find_label_rows(grid: Grid, col: int) -> dict[str, int]:
@@ -221,12 +173,13 @@ def cover_parse(raw: RawWorkbook) -> tuple[dict[str, ParsedCell], list[CellError
 def datasheet_parse(raw: RawWorkbook, layout: Layout) -> ParsedDatasheet:
     """Locate every cell of ``layout`` in ``raw``; structure problems become errors."""
     cover, errors = cover_parse(raw)
-    base, base_totals = _base_parse(raw, layout, errors)
-    indicators = _indicators_parse(raw, layout, errors)
+    sheets: dict[str, SheetFormulas] = {}
+    base, base_totals = _base_parse(raw, layout, errors, sheets)
+    indicators = _indicators_parse(raw, layout, errors, sheets)
     return ParsedDatasheet(raw.template_id, cover, base, base_totals, indicators, tuple(errors))
 
 
-def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
+def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError], sheets: dict[str, SheetFormulas]):
     base: dict[str, ParsedCell] = {}
     totals: dict[str, ParsedCell] = {}
     name = raw.sheet(SHEET_BASE)
@@ -258,11 +211,10 @@ def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
             c = columns.get(stage)
             if c is None:
                 continue
-            cell = ParsedCell(name, _ref(r, c), grid.get((r, c)))
             if row.key == layout.total_row.key:
-                totals[f"total.{stage}"] = cell
+                totals[f"total.{stage}"] = ParsedCell(name, _ref(r, c), grid.get((r, c)))
             else:
-                base[f"{row.key}.{stage}"] = cell
+                base[f"{row.key}.{stage}"] = entered_cell(raw, name, r, c, sheets)
         c = columns.get(layout.total_column)
         if c is not None:
             totals[f"{row.key}.{layout.total_column}"] = ParsedCell(name, _ref(r, c), grid.get((r, c)))
@@ -273,11 +225,11 @@ def _base_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
                 cell_error(name, f"A{layout.field_cell(f.key)[1:]}", ErrorCode.LABEL_MISSING, label=f.label_de)
             )
             continue
-        base[f.key] = ParsedCell(name, _ref(r, 2), grid.get((r, 2)))
+        base[f.key] = entered_cell(raw, name, r, 2, sheets)
     return base, totals
 
 
-def _indicators_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError]):
+def _indicators_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError], sheets: dict[str, SheetFormulas]):
     result: dict[str, dict[str, ParsedCell]] = {}
     name = raw.sheet(SHEET_INDICATORS)
     if name is None:
@@ -310,5 +262,13 @@ def _indicators_parse(raw: RawWorkbook, layout: Layout, errors: list[CellError])
                 )
             )
             continue
-        result[ind.code] = {label: ParsedCell(name, _ref(r, c), grid.get((r, c))) for label, c in columns.items()}
+        entered = {IND_NUMERATOR} if ind.numerator_entered else set()
+        if ind.denominator_entered:
+            entered.add(IND_DENOMINATOR)
+        result[ind.code] = {
+            label: entered_cell(raw, name, r, c, sheets)
+            if label in entered
+            else ParsedCell(name, _ref(r, c), grid.get((r, c)))
+            for label, c in columns.items()
+        }
     return result

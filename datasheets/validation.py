@@ -94,6 +94,16 @@ def count_value(cell: ParsedCell, problems: Problems, *, required: bool) -> int 
     return number
 
 
+def entered_count(cell: ParsedCell, problems: Problems, *, required: bool) -> int | None:
+    """``count_value`` of a cell the centre types into; one whose formula the server
+    could not confirm (``ParsedCell.formula_error``: ``formula_unsupported`` or
+    ``formula_mismatch``, issue 8) records that error alone and gives None."""
+    if cell.formula_error is not None:
+        problems.add(cell.formula_error)
+        return None
+    return count_value(cell, problems, required=required)
+
+
 def _cached_number(cell: ParsedCell | None) -> int | float | None:
     """A number typed or cached in a derived cell; None if empty (e.g. openpyxl files)."""
     if cell is None or cell.empty or isinstance(cell.value, bool):
@@ -291,10 +301,10 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
     for key in layout.stage_cell_keys:
         cell = parsed.base.get(key)
         # An empty stage cell means no case (0); the row sums are recomputed.
-        base[key] = count_value(cell, problems, required=False) if cell else None
+        base[key] = entered_count(cell, problems, required=False) if cell else None
     for f in layout.block_fields:
         cell = parsed.base.get(f.key)
-        base[f.key] = count_value(cell, problems, required=f.key in required_fields) if cell else None
+        base[f.key] = entered_count(cell, problems, required=f.key in required_fields) if cell else None
     # Counts typed as text are accepted (with a warning) but a spreadsheet's SUM skips
     # them, so cached results built on them are not compared (the server's count holds).
     text_keys = {k for k, c in parsed.base.items() if isinstance(c.value, str) and base.get(k) is not None}
@@ -347,7 +357,7 @@ def values_validate(parsed: ParsedDatasheet, layout: Layout, problems: Problems)
             """An entered count (None if missing/invalid) or the server's derivation,
             compared with a number the file shows in the derived cell."""
             if source is None:
-                return count_value(cell, problems, required=True) if cell else None
+                return entered_count(cell, problems, required=True) if cell else None
             derived = layout.derive(source, base)
             if base_ok and cached_comparable(source):
                 _check_derived(cell, derived, problems, ErrorCode.DENOMINATOR_MISMATCH, code=code)

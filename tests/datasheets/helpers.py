@@ -108,3 +108,70 @@ def heavy_shared_strings(content: bytes, extra: int = 99_000, length: int = 320)
         if "xl/sharedStrings.xml" not in names:
             target.writestr("xl/sharedStrings.xml", shared)
     return out.getvalue()
+
+
+def zip_replace(content: bytes, parts: dict) -> bytes:
+    """``content`` with zip parts replaced: ``{name: bytes or function of the old bytes}``
+    (a name not yet in the archive is added; None drops the part)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            new = parts.get(info.filename, data)
+            new = new(data) if callable(new) else new
+            if new is not None:
+                target.writestr(info.filename, new)
+        for name, data in parts.items():
+            if name not in source.namelist() and isinstance(data, bytes):
+                target.writestr(name, data)
+    return out.getvalue()
+
+
+def cell_formula(sheet_xml: bytes, ref: str, formula: str, cached: object = None) -> bytes:
+    """A worksheet part with the cell ``ref`` replaced by one holding ``formula``
+    (without "=") and the cached value ``cached`` (None: no cached value; a str is a
+    cached text result). The cell must exist in the part."""
+    import re
+    from xml.sax.saxutils import escape
+
+    if cached is None:
+        value, kind = "", ""
+    elif isinstance(cached, str):
+        value, kind = f"<v>{escape(cached)}</v>", ' t="str"'
+    else:
+        value, kind = f"<v>{cached}</v>", ""
+    new = f'<c r="{ref}"{kind}><f>{escape(formula)}</f>{value}</c>'.encode()
+    pattern = re.compile(rb'<c r="' + ref.encode() + rb'"(?:[^>]*/>|[^>]*>.*?</c>)', re.S)
+    result, n = pattern.subn(new, sheet_xml, count=1)
+    assert n == 1, f"cell {ref} not in the sheet"
+    return result
+
+
+def cached_fresh(content: bytes) -> bytes:
+    """``content`` without ``fullCalcOnLoad``: its cached formula results count, as in a
+    file Excel saved after calculating."""
+    return zip_replace(content, {"xl/workbook.xml": lambda x: x.replace(b' fullCalcOnLoad="1"', b"")})
+
+
+def sheet_add(
+    content: bytes, title: str, *, copy_of: str, index: int, state: str = "visible", edits: dict | None = None
+) -> bytes:
+    """``content`` with a copy of sheet ``copy_of`` named ``title`` at position ``index``
+    in state ``visible`` / ``hidden`` / ``veryHidden``, with ``edits`` {"C12": value}."""
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(content))
+    ws = wb.copy_worksheet(wb[copy_of])
+    ws.title = title
+    ws.sheet_state = state
+    for ref, value in (edits or {}).items():
+        ws[ref] = value
+    wb.move_sheet(ws, offset=index - wb.sheetnames.index(title))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
