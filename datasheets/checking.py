@@ -1,22 +1,26 @@
 """Check a Datenblatt's bytes without writing anything (SPEC §3; the dry run).
 
-``datasheet_check`` runs the zip pre-checks, reads the workbook with bounded openpyxl,
+``datasheet_check`` runs the zip pre-checks, reads the workbook with bounded openpyxl
+(both in ``isolation.file_read``, or in a child process: ``file_read_limited``),
 checks the Deckblatt against the database (site, year, catalogue version) and validates
 every value; all problems come back at once, located and coded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from centres.models import Site
 from centres.permissions import Action, user_can
 from indicators.models import CatalogueVersion, IndicatorYear
 
-from . import parsing, safety
+from . import parsing
 from .choices import ErrorCode
+from .isolation import file_read
 from .layout import SHEET_BASE, SHEET_INDICATORS, Layout, layout_for, normalise_label
 from .messages import CellError, cell_error
+from .parsing import RawWorkbook
 from .validation import Problems, ValuesResult, cover_validate, values_validate
 
 
@@ -72,23 +76,26 @@ def _site_access(acting_user, expected_site: Site | None):
 
 
 def datasheet_check(
-    *, content: bytes, acting_user=None, expected_site: Site | None = None, expected_year: int | None = None
+    *,
+    content: bytes,
+    acting_user=None,
+    expected_site: Site | None = None,
+    expected_year: int | None = None,
+    read: Callable[[bytes], RawWorkbook | list[CellError]] = file_read,
 ) -> CheckResult:
     """Validate file bytes without writing anything (SPEC §3: all problems at once).
 
     acting_user None = system (office rights). expected_site: the site the upload was
-    made for (web), expected_year: a year the caller insists on. Never raises for bad
-    input: every problem is a CellError in ``result.errors`` / ``result.warnings``.
+    made for (web), expected_year: a year the caller insists on. ``read``: how the bytes
+    become a RawWorkbook or the errors refusing them (``isolation.file_read`` in this
+    process; callers outside a worker pass ``isolation.file_read_limited``, issue 8).
+    Never raises for bad input: every problem is a CellError in ``result.errors`` /
+    ``result.warnings``; ``read`` may raise its limits (``isolation.ParseLimitExceeded``).
     """
     result = CheckResult()
-    result.errors = safety.precheck(content)
-    if result.errors:
-        return result
-    try:
-        raw = parsing.workbook_read(content)
-    except parsing.WorkbookUnreadable as exc:
-        detail = ": nicht lesbar / unreadable" if exc.code == ErrorCode.FILE_TYPE else (exc.detail or "XML")
-        result.errors = [cell_error(safety.FILE, "A1", exc.code, detail=detail)]
+    raw = read(content)
+    if isinstance(raw, list):  # refused before any value is looked at
+        result.errors = raw
         return result
     problems = Problems()
     cover, cover_errors = parsing.cover_parse(raw)

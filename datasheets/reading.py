@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, NotSupportedError
 from openpyxl.reader.excel import ExcelReader, _find_workbook_part
 from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils import column_index_from_string
 from openpyxl.worksheet._reader import DATA_TAG, FORMULA_TAG, ROW_TAG, WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.xml import DEFUSEDXML
@@ -122,6 +123,12 @@ class _CellParser(WorkSheetParser):
     pass gives both what Excel shows and how it was computed."""
 
     def parse_cell(self, element):
+        coordinate = element.get("r")
+        if coordinate:  # a cell right of the grid is skipped unparsed (None)
+            column = column_index_from_string(coordinate.rstrip("0123456789") or "A")
+            if column > MAX_COLS:
+                self.col_counter = column
+                return None
         cell = super().parse_cell(element)
         if element.find(FORMULA_TAG) is not None:
             formula = self.parse_formula(element)
@@ -159,7 +166,7 @@ def _sheet_read(source, parser: _CellParser) -> tuple[Grid, dict[tuple[int, int]
             values: dict[int, object] = {}
             texts: dict[int, str | None] = {}
             for cell in cells:
-                if cell["column"] <= MAX_COLS:
+                if cell is not None and cell["column"] <= MAX_COLS:
                     values[cell["column"]] = cell["value"]
                     texts[cell["column"]] = cell.get("formula")
             grid.update(((r, c), v) for c, v in values.items() if v is not None)

@@ -119,12 +119,16 @@ def revision_diff(revision: DatasheetRevision) -> list[DiffRow]:
 def dry_run_report(*, content: bytes, acting_user=None) -> dict[str, Any]:
     """Check bytes and preview the change against the current revision, writing
     nothing (issue 4 ``--dry-run``). Same shape as ``revision_report`` (revision None,
-    status ``"valid"`` or ``"failed"``) plus ``changes``: the changed DiffRows."""
+    status ``"valid"`` or ``"failed"``) plus ``changes``: the changed DiffRows. The file
+    is read under the parse limits in a child process (issue 8)."""
     from dataclasses import asdict
 
-    from .checking import datasheet_check
+    from .checking import CheckResult
+    from .limits import datasheet_check_limited
 
-    result = datasheet_check(content=content, acting_user=acting_user)
+    result, limit = datasheet_check_limited(content=content, acting_user=acting_user)  # issue 8: limits here too
+    if limit is not None:
+        result = CheckResult(errors=[limit])
     report: dict[str, Any] = {
         "revision": None,
         "status": "failed" if result.errors or result.values is None else "valid",

@@ -175,3 +175,104 @@ def sheet_add(
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+WORKSHEET_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+
+
+def hidden_full_sheets(content: bytes, sheets: int, *, rows: int = 3_300, cols: int = 30, seed: int = 8) -> bytes:
+    """``content`` plus ``sheets`` hidden worksheets ("Nebenrechnung 1", …) of ``rows`` x
+    ``cols`` cells holding varied whole numbers (a hospital's own calculations, kept
+    out of sight): by default 99,000 cells and ~2.6 MB of XML per sheet, ~0.25 MB
+    compressed. Issue 8: such sheets are counted, never read."""
+    import random
+
+    from openpyxl.utils import get_column_letter
+
+    rng = random.Random(seed)
+    letters = [get_column_letter(c) for c in range(1, cols + 1)]
+    added: dict[str, bytes] = {}
+    entries, rels, types = [], [], []
+    for i in range(1, sheets + 1):
+        body = "".join(
+            f'<row r="{r}">' + "".join(f'<c r="{x}{r}"><v>{rng.randrange(1000)}</v></c>' for x in letters) + "</row>"
+            for r in range(1, rows + 1)
+        )
+        part = f"xl/worksheets/hidden{i}.xml"
+        added[part] = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f'<dimension ref="A1:{letters[-1]}{rows}"/><sheetData>{body}</sheetData></worksheet>'
+        ).encode()
+        entries.append(f'<sheet name="Nebenrechnung {i}" sheetId="{100 + i}" state="hidden" r:id="rIdH{i}"/>')
+        rels.append(f'<Relationship Id="rIdH{i}" Type="{WORKSHEET_REL}" Target="/{part}"/>')
+        types.append(f'<Override PartName="/{part}" ContentType="{WORKSHEET_TYPE}"/>')
+
+    def workbook(x: bytes) -> bytes:
+        return x.replace(b"</sheets>", "".join(entries).encode() + b"</sheets>")
+
+    return zip_replace(
+        content,
+        {
+            "xl/workbook.xml": workbook,
+            "xl/_rels/workbook.xml.rels": lambda x: x.replace(
+                b"</Relationships>", "".join(rels).encode() + b"</Relationships>"
+            ),
+            "[Content_Types].xml": lambda x: x.replace(b"</Types>", "".join(types).encode() + b"</Types>"),
+            **added,
+        },
+    )
+
+
+def style_table(content: bytes, counts: dict[str, int], *, seed: int = 8) -> bytes:
+    """``content`` with a styles.xml of ``counts`` entries per table ("xf", "font",
+    "fill", "border", "numFmt", "cellStyle", "dxf"; missing: 1), each entry different
+    (colours, formats), as a workbook that gathered formats from many copied sheets."""
+    import random
+
+    rng = random.Random(seed)
+
+    def n(tag: str) -> int:
+        return max(1, counts.get(tag, 1))
+
+    def colour() -> str:
+        return f"FF{rng.randrange(0x1000000):06X}"
+
+    num_fmts = "".join(
+        f'<numFmt numFmtId="{164 + i}" formatCode="0.{"0" * (i % 5)}&quot;x{i}&quot;"/>' for i in range(n("numFmt"))
+    )
+    fonts = "".join(
+        f'<font><sz val="{8 + i % 9}"/><color rgb="{colour()}"/><name val="Calibri"/><family val="2"/></font>'
+        for i in range(n("font"))
+    )
+    fills = '<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>' + "".join(
+        f'<fill><patternFill patternType="solid"><fgColor rgb="{colour()}"/><bgColor indexed="64"/></patternFill></fill>'
+        for _ in range(max(0, n("fill") - 2))
+    )
+    borders = "".join(
+        f'<border><left style="thin"><color rgb="{colour()}"/></left><right/><top/><bottom style="thin"><color auto="1"/></bottom><diagonal/></border>'
+        for _ in range(n("border"))
+    )
+    half = n("xf") // 2 or 1
+
+    def xf(i: int) -> str:
+        return (
+            f'<xf numFmtId="{164 + i % n("numFmt")}" fontId="{i % n("font")}" fillId="{i % max(2, n("fill"))}" '
+            f'borderId="{i % n("border")}" xfId="0" applyNumberFormat="1"><alignment wrapText="{i % 2}"/></xf>'
+        )
+
+    style_xfs = "".join(xf(i) for i in range(n("xf") - half))
+    cell_xfs = "".join(xf(i) for i in range(half))
+    cell_styles = '<cellStyle name="Normal" xfId="0" builtinId="0"/>' + "".join(
+        f'<cellStyle name="Format {i}" xfId="{i % max(1, n("xf") - half)}"/>' for i in range(1, n("cellStyle"))
+    )
+    dxfs = "".join(f'<dxf><font><b/><color rgb="{colour()}"/></font></dxf>' for _ in range(n("dxf")))
+    styles = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<numFmts>{num_fmts}</numFmts><fonts>{fonts}</fonts><fills>{fills}</fills><borders>{borders}</borders>"
+        f"<cellStyleXfs>{style_xfs}</cellStyleXfs><cellXfs>{cell_xfs}</cellXfs><cellStyles>{cell_styles}</cellStyles>"
+        f"<dxfs>{dxfs}</dxfs></styleSheet>"
+    ).encode()
+    return zip_replace(content, {"xl/styles.xml": styles})

@@ -387,23 +387,35 @@ def test_a_parse_over_its_limits_fails_with_the_limit_and_the_seconds_spent(
     assert _errors(revision) == [_unsafe(f"{reason} (2.5 s)")]
 
 
-def test_only_the_worker_parses_under_the_memory_cap(sheet, site_a, coordinator, monkeypatch, settings):
+def test_every_caller_parses_under_the_parse_limits(sheet, site_a, coordinator, monkeypatch, settings):
+    """Issue 8: eager callers (no broker, command line, demo) read the file in a child
+    process under the memory cap and the wall-clock limit; the worker task parses in
+    its own process under the memory cap (its soft time limit is Celery's)."""
     from contextlib import nullcontext
 
+    from datasheets import isolation
+
     settings.QIPORTAL_PARSE_MEMORY_MB = 40
-    caps: list[int | None] = []
+    settings.QIPORTAL_PARSE_TIME_LIMIT = 7.5
+    calls: list[tuple] = []
 
     def recording_limits(*, memory_mb):
-        caps.append(memory_mb)
+        calls.append(("in process", memory_mb))
         return nullcontext()
 
+    def recording_child(content, *, time_limit, memory_mb):
+        calls.append(("child", memory_mb, time_limit))
+        return isolation.file_read(content)
+
     monkeypatch.setattr(limits, "parse_limits", recording_limits)
+    monkeypatch.setattr(limits, "file_read_limited", recording_child)
     one = datasheet_upload(content=sheet, filename="a.xlsx", acting_user=coordinator, expected_site=site_a)
-    revision_validate(revision_id=one.pk)  # in-process callers: no cap
+    revision_validate(revision_id=one.pk)  # eager callers
     other = edit_workbook(sheet, {("Kennzahlen", "A1"): "Kennzahlen"})  # other bytes, same values
     two = datasheet_upload(content=other, filename="b.xlsx", acting_user=coordinator, expected_site=site_a)
     revision_validate(revision_id=two.pk, limited=True)  # the worker task
-    assert caps == [None, 40]
+    assert calls == [("child", 40, 7.5), ("in process", 40)]
+    assert {r.status for r in DatasheetRevision.objects.filter(pk__in=[one.pk, two.pk])} == {"validated"}
 
 
 def test_validating_an_unknown_revision_returns_none():
