@@ -168,6 +168,7 @@ def sheet_add(
     wb = load_workbook(io.BytesIO(content))
     ws = wb.copy_worksheet(wb[copy_of])
     ws.title = title
+    assert ws.title == title, f"openpyxl renamed {title!r} to {ws.title!r}"  # it refuses names differing in case
     ws.sheet_state = state
     for ref, value in (edits or {}).items():
         ws[ref] = value

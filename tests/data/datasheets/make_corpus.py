@@ -11,8 +11,8 @@ exits with status 1 (the manifests are written anyway, so the difference can be 
 Bad manifest: file -> {"description", "uploader" ("coordinator_a" | "office"),
 "expected": [[sheet, cell, code], ...] (exactly the errors, sorted; warnings excluded),
 "web": "failed" (stored, the revision fails) | "form_error" (refused by the upload
-form), optional "generate": "oversize" (not committed: the test builds it from
-"base")}. Good manifest: file -> {"description", "uploader", "version", "year",
+form), optional "generate": a name of GENERATORS (not committed: the test builds it
+from the good file "base")}. Good manifest: file -> {"description", "uploader", "version", "year",
 "indicators": {KeZa: [numerator, denominator]}, "warnings": [[sheet, cell, code], ...]}.
 File contents may differ between runs only in timestamps.
 """
@@ -143,6 +143,41 @@ def oversize(content: bytes) -> bytes:
     with zipfile.ZipFile(out, "a", zipfile.ZIP_STORED) as zf:
         zf.writestr(zipfile.ZipInfo("xl/media/image1.png", FIXED_TIME), noise)
     return out.getvalue()
+
+
+def many_hidden_sheets(content: bytes) -> bytes:
+    """Issue 8: 25 hidden sheets of 30,000 numbers each (29 sheets in all, ~4 MB)."""
+    from tests.datasheets.helpers import hidden_full_sheets
+
+    return hidden_full_sheets(content, 25, rows=1_000)
+
+
+def large_style_table(content: bytes) -> bytes:
+    """Issue 8: a style table three times each documented bound (~0.2 MB compressed)."""
+    from datasheets.safety import STYLE_TABLES
+    from tests.datasheets.helpers import style_table
+
+    return style_table(content, {tag: 3 * limit for tag, limit in STYLE_TABLES.items()})
+
+
+def many_shared_strings(content: bytes) -> bytes:
+    """Issue 8: 99,000 unused shared strings of 320 characters (31 MB of XML, 0.9 MB file)."""
+    from tests.datasheets.helpers import heavy_shared_strings
+
+    return heavy_shared_strings(content)
+
+
+GENERATORS = {
+    "oversize": oversize,
+    "many_hidden_sheets": many_hidden_sheets,
+    "large_style_table": large_style_table,
+    "many_shared_strings": many_shared_strings,
+}
+
+
+def generated(entry: dict, good_files) -> bytes:
+    """The content of a manifest entry with "generate": GENERATORS[name](base file)."""
+    return GENERATORS[entry["generate"]](good_files(Path(entry["base"]).name))
 
 
 def cfb_file(stream_names: list[str], payload: bytes = b"") -> bytes:
@@ -543,6 +578,7 @@ def build(b: Builder, c: Corpus) -> None:
     value_cases(b, c)
     combination_cases(b, c)
     writer_cases(b, c)
+    hostile_cases(b, c)
 
 
 def good_cases(b: Builder, c: Corpus) -> None:
@@ -1898,6 +1934,108 @@ def writer_cases(b: Builder, c: Corpus) -> None:
     )
 
 
+def hostile_cases(b: Builder, c: Corpus) -> None:
+    """Issue 8: files that would make the server evaluate what Excel does not show, or
+    cost it more than 5 s / 250 MB; each refused with its located code."""
+    from tests.datasheets.helpers import cached_fresh, cell_formula, sheet_add
+
+    v = "KJ2022"
+    base = b.filled(v)
+    layout = b.layouts[v]
+    num = b.k(v, "12", "Zähler")[1]
+    c.add_bad(
+        "hostile_decoy_very_hidden_kennzahlen.xlsx",
+        sheet_add(base, "Kennzahlen ", copy_of=K, index=2, state="veryHidden", edits={num: 1}),
+        "a very-hidden copy 'Kennzahlen ' with other numbers, placed before the visible Kennzahlen",
+        [("Kennzahlen ", "A1", "sheet_hidden")],
+    )
+    c.add_bad(
+        "hostile_hidden_basisdaten_copy.xlsx",
+        sheet_add(base, " Basisdaten", copy_of=B, index=4, state="hidden"),
+        "a hidden copy of the Basisdaten named ' Basisdaten' (leading space) after the visible one",
+        [(" Basisdaten", "A1", "sheet_hidden")],
+    )
+    c.add_bad(
+        "hostile_duplicate_sheet_name.xlsx",
+        sheet_add(base, "Kennzahlen ", copy_of=K, index=3, edits={num: 1}),
+        "two visible sheets 'Kennzahlen' and 'Kennzahlen ' (trailing space), different numbers",
+        [("Kennzahlen ", "A1", "sheet_duplicate")],
+    )
+
+    def notes(wb):
+        for i in range(1, 26):
+            wb.create_sheet(f"Notiz {i}")["A1"] = f"Notiz {i}"
+
+    c.add_bad(
+        "hostile_too_many_sheets.xlsx",
+        b.workbook_edit(base, notes),
+        "29 sheets: the template's 4 and 25 note sheets (more than 20)",
+        [(FILE, "A1", "unsafe_content")],
+    )
+    with zipfile.ZipFile(io.BytesIO(b.edit(base, {b.k(v, "12", "Zähler"): 1}))) as zf:
+        other = zf.read(SHEET_PART[K])
+    c.add_bad(
+        "hostile_case_colliding_parts.xlsx",
+        zip_edit(base, add=[("xl/worksheets/Sheet3.xml", other)]),
+        "the Kennzahlen part twice, as sheet3.xml and Sheet3.xml, with different numbers",
+        [(FILE, "xl/worksheets/Sheet3.xml", "unsafe_content")],
+    )
+    values = b.values(v)
+    den = b.k(v, "12", "Nenner")[1]
+    entered, _d, _t = values.indicators["12"]
+
+    def formula(content: bytes, sheet: str, ref: str, text: str, cached) -> bytes:
+        return cached_fresh(zip_edit(content, {SHEET_PART[sheet]: lambda x: cell_formula(x, ref, text, cached)}))
+
+    c.add_bad(
+        "hostile_formula_cache_mismatch.xlsx",
+        formula(base, K, num, f"{den}*4/5", entered + 5),
+        f"KeZa 12 Zähler holds ={den}*4/5 (= {entered}) but its cached value says {entered + 5}",
+        [(K, num, "formula_mismatch")],
+    )
+    c.add_bad(
+        "hostile_formula_other_sheet.xlsx",
+        formula(base, K, num, f"Basisdaten!{layout.base_cell(layout.rows[0].key)}*0+{entered}", entered),
+        "KeZa 12 Zähler computed from another sheet (not recomputed by the server)",
+        [(K, num, "formula_unsupported")],
+    )
+    stage = layout.base_cell(layout.rows[0].key, layout.stage_columns[0])
+    c.add_bad(
+        "hostile_formula_function_stage_cell.xlsx",
+        formula(base, B, stage, "ROUND(2.6,0)", 3),
+        "a Basisdaten stage cell holding =ROUND(2.6,0) (a function the server does not recompute)",
+        [(B, stage, "formula_unsupported")],
+    )
+    good = "good/openpyxl_kj2022.xlsx"
+    c.add_bad(
+        "hostile_many_hidden_sheets.xlsx",
+        None,
+        "25 hidden sheets of 30,000 numbers each, 29 sheets in all (generated by the test)",
+        [(FILE, "A1", "unsafe_content")],
+        web="failed",
+        generate="many_hidden_sheets",
+        base=good,
+    )
+    c.add_bad(
+        "hostile_large_style_table.xlsx",
+        None,
+        "a style table three times every documented bound (generated by the test)",
+        [(FILE, "xl/styles.xml", "unsafe_content")] * 7,
+        web="failed",
+        generate="large_style_table",
+        base=good,
+    )
+    c.add_bad(
+        "hostile_many_shared_strings.xlsx",
+        None,
+        "99,000 unused shared strings, 31 MB of XML in a 0.9 MB file (generated by the test)",
+        [(FILE, "xl/sharedStrings.xml", "unsafe_content")],
+        web="failed",
+        generate="many_shared_strings",
+        base=good,
+    )
+
+
 # ---- driver -------------------------------------------------------------------------------
 
 
@@ -1948,8 +2086,8 @@ def verify(b: Builder, c: Corpus) -> list[str]:
     problems = []
     for name, entry in c.bad.items():
         content = c.files.get(("bad", name))
-        if entry.get("generate") == "oversize":
-            content = oversize(c.files[("good", Path(entry["base"]).name)])
+        if "generate" in entry:
+            content = generated(entry, lambda name: c.files[("good", name)])
         errors, warnings, _facts = datasheet_check(
             content=content, acting_user=b.users[entry["uploader"]], expected_site=b.site_a
         )
@@ -1974,7 +2112,10 @@ def verify(b: Builder, c: Corpus) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument(
+        "--only", default="", help="write only the files whose names start with this (the manifests in full)"
+    )
+    args = parser.parse_args()
     django_setup()
     b = Builder()
     c = Corpus()
@@ -1984,10 +2125,10 @@ def main() -> int:
         folder = HERE / kind
         folder.mkdir(exist_ok=True)
         for old in folder.iterdir():
-            if old.name != "manifest.json" and old.name not in entries:
+            if old.name != "manifest.json" and old.name not in entries and old.name.startswith(args.only):
                 old.unlink()
         for name in entries:
-            if (kind, name) in c.files:
+            if (kind, name) in c.files and name.startswith(args.only):
                 (folder / name).write_bytes(c.files[(kind, name)])
         manifest = {name: entries[name] for name in sorted(entries)}
         (folder / "manifest.json").write_text(
