@@ -43,7 +43,9 @@ MAX_STRINGS = 100_000  # entries of the shared strings table
 # all of them at once cost openpyxl about 0.6 s and 40 MB (tests/datasheets/test_bounds.py).
 MAX_SHEETS = 20  # <sheet> entries of workbook.xml; only the layout sheets are read
 MAX_DEFINED_NAMES = 1_000  # <definedName> entries of workbook.xml
-STYLE_TABLES: dict[str, int] = {  # element of xl/styles.xml -> at most this many
+# Element of xl/styles.xml -> at most this many, counted anywhere in the part (a
+# differential format's <font>, <fill>, <border> and <numFmt> count too).
+STYLE_TABLES: dict[str, int] = {
     "xf": 4_000,  # cell formats: cellXfs and cellStyleXfs together
     "font": 1_000,
     "fill": 1_000,
