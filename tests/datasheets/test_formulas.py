@@ -50,6 +50,7 @@ def _value(formula: str, grid=None, formulas=None, sheet="Basisdaten"):
         ("=B4/0", "#DIV/0!"),
         ("=1+B4/(C4-4)*2", "#DIV/0!"),  # an error propagates
         ("=A2", 17),  # A2 = A3 * 2 + 1 = 8 * 2 + 1, A3 = B4 + 5 = 8
+        ("=SUM(A2:A3)", 25),  # an area over formula cells: 17 + 8
     ],
 )
 def test_plain_arithmetic_is_recomputed(formula, expected):
@@ -92,6 +93,18 @@ def test_plain_arithmetic_is_recomputed(formula, expected):
 def test_anything_else_is_unsupported(formula):
     with pytest.raises(FormulaUnsupported):
         _value(formula)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [("=SUM(1;2)", "„;“"), ("=SUM(B4:C4;2)", "Bereich / range B4:C4"), ("=SUM((1)SUM(2))", "„SUM(“")],
+)
+def test_only_a_comma_separates_arguments(formula, message):
+    """In the file ";" separates the rows of an array constant; arguments are
+    separated by "," (Excel shows ";" in a German UI but writes ",")."""
+    with pytest.raises(FormulaUnsupported) as info:
+        _value(formula)
+    assert str(info.value) == message
 
 
 def test_cycles_and_depth_are_bounded():
