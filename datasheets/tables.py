@@ -18,8 +18,12 @@ NUM = {"td": {"class": "num"}, "th": {"class": "num"}}
 STATUS_LABELS = dict(RevisionStatus.choices)
 
 
-def status_badge(status: str) -> str:
-    """A revision status as a badge with text; running states get a busy marker."""
+def status_badge(status: str, *, awaiting_confirmation: bool = False) -> str:
+    """A revision status as a badge with text; running states get a busy marker. A
+    validated revision that waits for the uploader's confirmation is no running state:
+    "wartet auf Ihre Bestätigung", without the busy marker (issue 9)."""
+    if awaiting_confirmation:
+        return format_html('<span class="badge badge--status-awaiting">{}</span>', _("awaiting your confirmation"))
     busy = status in (RevisionStatus.PENDING, RevisionStatus.VALIDATED)
     return format_html(
         '<span class="badge badge--status-{}{}">{}</span>',
@@ -74,7 +78,7 @@ class RevisionTable(tables.Table):
         return EMPTY
 
     def render_status(self, value: str, record: DatasheetRevision) -> str:
-        return status_badge(record.status)
+        return status_badge(record.status, awaiting_confirmation=record.awaiting_confirmation)
 
     def render_problems(self, record: DatasheetRevision) -> str:
         n_err, n_warn = len(record.errors or []), len(record.warnings or [])

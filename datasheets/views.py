@@ -138,6 +138,14 @@ class UploadView(PortalMixin, FormView):
                     "service cannot be reached) and will start by itself; you need not upload it again."
                 ),
             )
+        elif revision.status == RevisionStatus.FAILED:
+            pass  # the page shows the rejection itself; no green message beside it (issue 9)
+        elif revision.awaiting_confirmation:
+            messages.info(
+                self.request, _("The data sheet was checked. Please look at the preview and confirm or discard it.")
+            )
+        elif revision.status == RevisionStatus.EVALUATED:
+            messages.success(self.request, _("The data sheet was uploaded and evaluated."))
         else:
             messages.success(self.request, _("The data sheet was uploaded and is being checked."))
         return redirect("datasheets:revision_detail", pk=revision.pk)
@@ -190,7 +198,7 @@ class RevisionDetailView(PortalMixin, TemplateView):
         values = list(revision_values(revision=revision))
         context.update(
             revision=revision,
-            status_badge=status_badge(revision.status),
+            status_badge=status_badge(revision.status, awaiting_confirmation=revision.awaiting_confirmation),
             polling=not revision.is_finished,
             max_attempts=settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS,
             fingerprint=revisions_fingerprint([revision]),
