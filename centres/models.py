@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -120,6 +121,24 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site.registration_number} {self.valid_from:%Y-%m-%d}–{self.valid_until:%Y-%m-%d} ({self.status})"
+
+    def status_on(self, day=None) -> str:
+        """The state to show on ``day`` (default today): the recorded status, except
+        that a valid (or reduced-validity) certificate past ``valid_until`` is "expired"
+        and one before ``valid_from`` "not yet valid" (issue 9: an expired certificate is
+        never shown as "gültig")."""
+        day = day or timezone.localdate()
+        if self.status in (CertificateStatus.VALID, CertificateStatus.REDUCED_VALIDITY):
+            if self.valid_until < day:
+                return str(_("expired"))
+            if self.valid_from > day:
+                return str(_("not yet valid"))
+        return self.get_status_display()
+
+    @property
+    def status_today(self) -> str:
+        """``status_on`` today, for templates."""
+        return self.status_on()
 
 
 class AuditKind(models.TextChoices):
