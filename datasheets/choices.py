@@ -17,6 +17,7 @@ class ErrorCode(models.TextChoices):
     CATALOGUE_MISMATCH = "catalogue_mismatch", _("Wrong catalogue version")
     SITE_UNKNOWN = "site_unknown", _("Unknown site")
     SITE_FORBIDDEN = "site_forbidden", _("Site not allowed")
+    SITE_MISMATCH = "site_mismatch", _("File for another site than the one chosen")
     YEAR_MISMATCH = "year_mismatch", _("Wrong indicator year")
     # values
     REQUIRED = "required", _("Value required")

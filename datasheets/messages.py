@@ -50,6 +50,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Für die Reg.-Nr. „{value}“ dürfen Sie hier kein Datenblatt einreichen.",
         "You may not submit a data sheet for registration number '{value}' here.",
     ),
+    ErrorCode.SITE_MISMATCH: (
+        "Die Datei ist für {value}, ausgewählt haben Sie {chosen}: bitte den Standort {value} wählen "
+        "oder die Datei von {chosen} hochladen.",
+        "The file is for {value}, you chose {chosen}: please choose site {value} or upload the file of {chosen}.",
+    ),
     ErrorCode.YEAR_MISMATCH: (
         "Kennzahlenjahr „{value}“: {detail_de}",
         "Indicator year '{value}': {detail_en}",

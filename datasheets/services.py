@@ -236,6 +236,7 @@ CONTEXT_CODES = frozenset(
     {
         ErrorCode.SITE_UNKNOWN,
         ErrorCode.SITE_FORBIDDEN,
+        ErrorCode.SITE_MISMATCH,
         ErrorCode.YEAR_MISMATCH,
         ErrorCode.CATALOGUE_MISMATCH,
         ErrorCode.TEMPLATE_UNKNOWN,
@@ -294,7 +295,9 @@ def _store_validated(revision: DatasheetRevision, result) -> DatasheetRevision:
     with its errors, or validated with its values; enqueue the evaluation when nothing
     needs confirming."""
     revision.cover = result.cover
-    revision.site = result.site or revision.expected_site
+    # A file for another site than the one chosen is filed under neither (issue 9).
+    mismatch = any(e.code == ErrorCode.SITE_MISMATCH for e in result.errors)
+    revision.site = None if mismatch else (result.site or revision.expected_site)
     revision.indicator_year = result.indicator_year
     revision.catalogue_version = result.version
     if result.errors or result.values is None:

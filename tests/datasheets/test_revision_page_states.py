@@ -73,3 +73,24 @@ def test_a_revision_waiting_on_its_preview_waits_for_the_user_not_for_the_server
     assert "Bitte prüfen Sie die Vorschau" in page
     listing = client.get(reverse("datasheets:revision_list")).content.decode()
     assert "wartet auf Ihre Bestätigung" in listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_of_another_own_site_is_named_and_filed_under_neither(layout, site_a, coordinator, client):
+    from centres.models import Role
+    from tests.factories import MembershipFactory, SiteFactory
+
+    other = SiteFactory(registration_number="KHT-1013")
+    MembershipFactory(user=coordinator, site=other, role=Role.COORDINATOR)
+    client.force_login(coordinator)
+    page = _upload(client, site_a, _sheet(other, layout)).content.decode()  # chose site_a, file of KHT-1013
+    revision = DatasheetRevision.objects.get()
+    assert revision.status == "failed" and revision.site is None and revision.expected_site == site_a
+    assert [(e["sheet"], e["cell"], e["code"]) for e in revision.errors] == [("Deckblatt", "B3", "site_mismatch")]
+    assert revision.errors[0]["message_de"] == (
+        "Die Datei ist für KHT-1013, ausgewählt haben Sie KHT-A01: bitte den Standort KHT-1013 wählen "
+        "oder die Datei von KHT-A01 hochladen."
+    )
+    assert "Die Datei ist für KHT-1013, ausgewählt haben Sie KHT-A01" in page
+    assert not other.revisions.exists() and not site_a.revisions.exists()
+    assert revision.pk in {r.pk for r in client.get(reverse("datasheets:revision_list")).context["table"].data}
