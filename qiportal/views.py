@@ -6,11 +6,13 @@ plumbing in ``qiportal.portal`` (STYLE §4). Reads go through the apps' selector
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from centres.permissions import Action, user_can
 from centres.selectors import site_list
+from datasheets.choices import RevisionStatus
 from datasheets.selectors import revision_list
 from datasheets.tables import RevisionTable
 from indicators.choices import DeviationState
@@ -42,6 +44,25 @@ class HomeView(PortalMixin, TemplateView):
             can_view_national=user_can(user, Action.VIEW_NATIONAL),
         )
         tasks = []
+        # The user's own uploads whose preview waits for their decision (issue 9).
+        waiting = revision_list(user=user).filter(
+            uploaded_by=user, status=RevisionStatus.VALIDATED, confirmed_at__isnull=True, site__in=submit_ids
+        )
+        n_waiting = waiting.count() if submit_ids else 0
+        if n_waiting:
+            tasks.append(
+                {
+                    "count": n_waiting,
+                    "label": ngettext(
+                        "data sheet waits for your confirmation (preview)",
+                        "data sheets wait for your confirmation (preview)",
+                        n_waiting,
+                    ),
+                    "url": reverse("datasheets:revision_detail", args=[waiting.values_list("pk", flat=True)[0]])
+                    if n_waiting == 1
+                    else url_with_query("datasheets:revision_list", status=RevisionStatus.VALIDATED),
+                }
+            )
         if site_list(user=user, action=Action.JUSTIFY).exists():
             n_open = deviation_list(user=user, state=DeviationState.OPEN, is_active=True).count()
             tasks.append(

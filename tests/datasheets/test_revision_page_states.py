@@ -94,3 +94,19 @@ def test_a_file_of_another_own_site_is_named_and_filed_under_neither(layout, sit
     assert "Die Datei ist für KHT-1013, ausgewählt haben Sie KHT-A01" in page
     assert not other.revisions.exists() and not site_a.revisions.exists()
     assert revision.pk in {r.pk for r in client.get(reverse("datasheets:revision_list")).context["table"].data}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_home_page_lists_previews_waiting_for_the_uploader(layout, site_a, coordinator, office, client):
+    client.force_login(coordinator)
+    home = client.get(reverse("home")).content.decode()
+    assert "wartet auf Ihre Bestätigung (Vorschau)" not in home
+    _upload(client, site_a, _sheet(site_a, layout, numerator=15))
+    _upload(client, site_a, _sheet(site_a, layout, numerator=5))
+    waiting = DatasheetRevision.objects.order_by("-pk").first()
+    home = client.get(reverse("home")).content.decode()
+    tile = f'<a href="{reverse("datasheets:revision_detail", args=[waiting.pk])}"><span class="tile__count">1</span>'
+    assert tile in home
+    assert "Datenblatt wartet auf Ihre Bestätigung (Vorschau)" in home
+    client.force_login(office)  # not the office's upload: not its to-do
+    assert "wartet auf Ihre Bestätigung (Vorschau)" not in client.get(reverse("home")).content.decode()
