@@ -47,10 +47,18 @@ class PortalMixin:
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        labels = dict(Role.choices)
-        context["nav"] = navigation(self.request, self.nav_section)
-        context["user_role_labels"] = sorted(str(labels.get(r, r)) for r in user_roles(self.request.user))
+        context.update(portal_context(self.request, self.nav_section))
         return context
+
+
+def portal_context(request, section: str = "") -> dict:
+    """``{"nav": navigation(...), "user_role_labels": [...]}`` for any page, also the
+    error pages (issue 9: a 403 page keeps the navigation)."""
+    labels = dict(Role.choices)
+    return {
+        "nav": navigation(request, section),
+        "user_role_labels": sorted(str(labels.get(r, r)) for r in user_roles(request.user)),
+    }
 
 
 def url_with_query(name: str, *args, **query) -> str:

@@ -43,3 +43,6 @@ urlpatterns = [
     path("indicators/", include("indicators.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "qiportal.views.permission_denied"
+handler404 = "qiportal.views.page_not_found"

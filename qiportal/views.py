@@ -6,6 +6,7 @@ plumbing in ``qiportal.portal`` (STYLE §4). Reads go through the apps' selector
 
 from __future__ import annotations
 
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
@@ -18,7 +19,7 @@ from datasheets.tables import RevisionTable
 from indicators.choices import DeviationState
 from indicators.selectors import deviation_list
 
-from .portal import PortalMixin, url_with_query
+from .portal import PortalMixin, portal_context, url_with_query
 
 
 class HomeView(PortalMixin, TemplateView):
@@ -91,3 +92,13 @@ class HomeView(PortalMixin, TemplateView):
             )
         context["tasks"] = tasks
         return context
+
+
+def permission_denied(request, exception=None):
+    """403 with the portal's navigation (``handler403``; issue 9)."""
+    return render(request, "403.html", portal_context(request), status=403)
+
+
+def page_not_found(request, exception=None):
+    """404 with the portal's navigation (``handler404``)."""
+    return render(request, "404.html", portal_context(request), status=404)
