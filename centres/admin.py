@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from qiportal.portal import ReadOnlyAdminMixin
+
 from .models import Audit, Centre, Certificate, LogEntry, Membership, Site
 
 
@@ -44,13 +46,7 @@ class AuditAdmin(admin.ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "content_type", "object_id")
     list_filter = ("action",)
     readonly_fields = ("created_at", "actor", "action", "content_type", "object_id", "data")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from qiportal.portal import ReadOnlyAdminMixin
+
 from .models import CatalogueVersion, Deviation, IndicatorDefinition, IndicatorYear
 
 
@@ -31,7 +33,7 @@ class IndicatorDefinitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deviation)
-class DeviationAdmin(admin.ModelAdmin):
+class DeviationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("site", "indicator_year", "code", "flag", "state", "is_active")
     list_filter = ("indicator_year", "flag", "state", "is_active")
     search_fields = ("site__registration_number", "code")

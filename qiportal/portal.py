@@ -68,3 +68,18 @@ def url_with_query(name: str, *args, **query) -> str:
     url = reverse(name, args=args)
     query = {k: v for k, v in query.items() if v not in (None, "")}
     return f"{url}?{urlencode(query)}" if query else url
+
+
+class ReadOnlyAdminMixin:
+    """Django admin for a record that only the services may write (issue 9: the log is
+    the record; a deviation's or a revision's state changes only through its services):
+    rows can be looked at, never added, changed or deleted there."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

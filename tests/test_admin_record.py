@@ -1,0 +1,64 @@
+"""The record cannot be rewritten through the admin (issue 9): log entries, deviations
+and data sheet revisions are shown but never added, changed or deleted there."""
+
+import pytest
+from django.urls import reverse
+
+from centres.models import LogEntry
+from centres.services import log_entry_create
+from indicators.models import Deviation
+from tests.factories import DatasheetRevisionFactory, UserFactory
+
+
+@pytest.fixture
+def admin_client(client, db):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def deviation(catalogue, site_a):
+    from indicators.models import IndicatorDefinition
+
+    definition = IndicatorDefinition.objects.filter(version_id="KJ2022", code="20").get()
+    return Deviation.objects.create(
+        site=site_a,
+        indicator_year=2022,
+        code="20",
+        flag="implausible_low",
+        definition=definition,
+        numerator=3,
+        denominator=10,
+    )
+
+
+def _assert_read_only(admin_client, model_name: str, obj, field: str, value) -> None:
+    app = obj._meta.app_label
+    changelist = admin_client.get(reverse(f"admin:{app}_{model_name}_changelist"))
+    assert changelist.status_code == 200
+    change = reverse(f"admin:{app}_{model_name}_change", args=[obj.pk])
+    page = admin_client.get(change)
+    assert page.status_code == 200  # may be looked at
+    before = getattr(type(obj).objects.get(pk=obj.pk), field)
+    assert admin_client.post(change, {field: value}).status_code == 403
+    assert getattr(type(obj).objects.get(pk=obj.pk), field) == before
+    delete = reverse(f"admin:{app}_{model_name}_delete", args=[obj.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    assert admin_client.get(reverse(f"admin:{app}_{model_name}_add")).status_code == 403
+
+
+def test_log_entries_cannot_be_changed_or_deleted(admin_client, site_a):
+    entry = log_entry_create(actor=None, obj=site_a, action="test.action", data={"a": 1})
+    _assert_read_only(admin_client, "logentry", entry, "action", "forged")
+    assert LogEntry.objects.get(pk=entry.pk).data == {"a": 1}
+
+
+def test_a_deviations_state_cannot_be_edited_in_the_admin(admin_client, deviation):
+    _assert_read_only(admin_client, "deviation", deviation, "state", "resolved")
+    assert Deviation.objects.get(pk=deviation.pk).state == "open"
+
+
+def test_a_revisions_status_cannot_be_edited_in_the_admin(admin_client, catalogue, site_a):
+    revision = DatasheetRevisionFactory(site=site_a, status="failed")
+    _assert_read_only(admin_client, "datasheetrevision", revision, "status", "evaluated")
