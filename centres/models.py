@@ -41,7 +41,7 @@ class Site(models.Model):
     ``standalone`` marks a KHT site without an Onkologisches Zentrum at the site.
     """
 
-    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="sites")
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="sites", verbose_name=_("centre"))
     registration_number = models.CharField(_("Reg.-Nr."), max_length=40, unique=True)
     name = models.CharField(_("site"), max_length=200)
     city = models.CharField(_("city"), max_length=100)
@@ -74,8 +74,12 @@ class Membership(models.Model):
     usually hold a national membership (site empty).
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships", verbose_name=_("site")
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
 
     class Meta:
@@ -104,7 +108,7 @@ class CertificateStatus(models.TextChoices):
 class Certificate(models.Model):
     """A certificate of a site with its validity period and state."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certificates")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certificates", verbose_name=_("site"))
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
     status = models.CharField(
@@ -151,7 +155,7 @@ class AuditKind(models.TextChoices):
 class Audit(models.Model):
     """An audit of a site in an audit year (= indicator year + 1)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="audits")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="audits", verbose_name=_("site"))
     audit_year = models.PositiveIntegerField(_("audit year"))
     kind = models.CharField(_("kind"), max_length=30, choices=AuditKind.choices)
     date = models.DateField(_("date"), null=True, blank=True)
@@ -161,6 +165,7 @@ class Audit(models.Model):
         null=True,
         blank=True,
         related_name="audits",
+        verbose_name=_("auditor"),
     )
 
     class Meta:
@@ -182,19 +187,22 @@ class LogEntry(models.Model):
     ``action`` is a namespaced code such as ``"indicators.deviation.justified"``.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("time"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="qip_log_entries",
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=100, db_index=True)
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="qip_log_entries")
-    object_id = models.PositiveBigIntegerField()
+    action = models.CharField(max_length=100, db_index=True, verbose_name=_("action"))
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="qip_log_entries", verbose_name=_("object type")
+    )
+    object_id = models.PositiveBigIntegerField(verbose_name=_("object ID"))
     obj = GenericForeignKey("content_type", "object_id")
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
 
     class Meta:
         ordering = ["created_at", "pk"]

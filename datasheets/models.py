@@ -31,16 +31,25 @@ class DatasheetRevision(models.Model):
         null=True,
         blank=True,
         related_name="datasheet_revisions",
+        verbose_name=_("uploaded by"),
     )
-    source = models.CharField(max_length=10, choices=RevisionSource.choices, default=RevisionSource.WEB)
+    source = models.CharField(
+        max_length=10, choices=RevisionSource.choices, default=RevisionSource.WEB, verbose_name=_("source")
+    )
     file = models.FileField(_("file"), upload_to="datasheets/", max_length=300)
     original_name = models.CharField(_("file name"), max_length=255)
     size = models.PositiveIntegerField(_("size (bytes)"))
-    sha256 = models.CharField(max_length=64, db_index=True)
-    expected_site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True, related_name="revisions")
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("checksum (SHA-256)"))
+    expected_site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("site chosen")
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, null=True, blank=True, related_name="revisions", verbose_name=_("site")
+    )
     indicator_year = models.PositiveIntegerField(_("indicator year"), null=True, blank=True)
-    catalogue_version = models.ForeignKey(CatalogueVersion, on_delete=models.PROTECT, null=True, blank=True)
+    catalogue_version = models.ForeignKey(
+        CatalogueVersion, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("catalogue version")
+    )
     status = models.CharField(
         _("status"),
         max_length=12,
@@ -48,23 +57,28 @@ class DatasheetRevision(models.Model):
         default=RevisionStatus.PENDING,
         db_index=True,
     )
-    errors = models.JSONField(default=list, blank=True)
-    warnings = models.JSONField(default=list, blank=True)
-    cover = models.JSONField(default=dict, blank=True)
-    is_current = models.BooleanField(default=False)
-    validated_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
+    warnings = models.JSONField(default=list, blank=True, verbose_name=_("warnings"))
+    cover = models.JSONField(default=dict, blank=True, verbose_name=_("cover sheet"))
+    is_current = models.BooleanField(default=False, verbose_name=_("current"))
+    validated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("validated at"))
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
     )
-    evaluated_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("evaluated at"))
     # Processing bookkeeping (issue 8): the database, not the broker, says what is left
     # to do. ``queued_at``: a task for the current step was last handed to the broker
     # (None: never, or the hand-over failed); ``started_at``: its latest attempt began;
     # ``attempts``: attempts begun for the current step (validation, then evaluation).
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]
@@ -114,12 +128,16 @@ class BaseDataValue(models.Model):
     """One Basisdaten cell of a revision: ``key`` from the layout, e.g.
     ``oral_cavity.operated.III`` or ``recurrences``; ``value`` a count (None = empty)."""
 
-    revision = models.ForeignKey(DatasheetRevision, on_delete=models.CASCADE, related_name="base_data")
-    key = models.CharField(max_length=60)
-    value = models.PositiveIntegerField(null=True, blank=True)
+    revision = models.ForeignKey(
+        DatasheetRevision, on_delete=models.CASCADE, related_name="base_data", verbose_name=_("revision")
+    )
+    key = models.CharField(max_length=60, verbose_name=_("key"))
+    value = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("value"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["revision", "key"], name="uniq_base_value")]
+        verbose_name = _("base data value")
+        verbose_name_plural = _("base data values")
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
@@ -132,17 +150,23 @@ class IndicatorValue(models.Model):
     ``denominator`` is None for count indicators; counts are integers.
     """
 
-    revision = models.ForeignKey(DatasheetRevision, on_delete=models.CASCADE, related_name="indicator_values")
-    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT)
+    revision = models.ForeignKey(
+        DatasheetRevision, on_delete=models.CASCADE, related_name="indicator_values", verbose_name=_("revision")
+    )
+    definition = models.ForeignKey(
+        IndicatorDefinition, on_delete=models.PROTECT, verbose_name=_("indicator definition")
+    )
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
     justification = models.TextField(_("justification"), blank=True)
-    flags = models.JSONField(default=list, blank=True)
-    evaluated = models.BooleanField(default=False)
+    flags = models.JSONField(default=list, blank=True, verbose_name=_("flags"))
+    evaluated = models.BooleanField(default=False, verbose_name=_("evaluated"))
 
     class Meta:
         ordering = ["definition__position"]
         constraints = [models.UniqueConstraint(fields=["revision", "definition"], name="uniq_indicator_value")]
+        verbose_name = _("indicator value")
+        verbose_name_plural = _("indicator values")
 
     def __str__(self) -> str:
         return f"KeZa {self.definition.code}: {self.numerator}/{self.denominator}"

@@ -26,9 +26,9 @@ class CatalogueVersion(models.Model):
     indicator_year = models.PositiveIntegerField(_("indicator year"))
     audit_year = models.PositiveIntegerField(_("audit year"))
     layout_revision = models.PositiveIntegerField(_("layout revision"), default=1)
-    numbering = models.CharField(max_length=20, blank=True)
-    notes = models.TextField(blank=True)
-    layout = models.JSONField(default=dict)
+    numbering = models.CharField(max_length=20, blank=True, verbose_name=_("numbering"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    layout = models.JSONField(default=dict, verbose_name=_("layout"))
 
     class Meta:
         ordering = ["indicator_year"]
@@ -48,7 +48,9 @@ class IndicatorYear(models.Model):
     """A Kennzahlenjahr and the catalogue version in force for it."""
 
     year = models.PositiveIntegerField(_("indicator year"), primary_key=True)
-    catalogue_version = models.ForeignKey(CatalogueVersion, on_delete=models.PROTECT, related_name="years")
+    catalogue_version = models.ForeignKey(
+        CatalogueVersion, on_delete=models.PROTECT, related_name="years", verbose_name=_("catalogue version")
+    )
 
     class Meta:
         ordering = ["year"]
@@ -75,31 +77,46 @@ class IndicatorDefinition(models.Model):
     across versions while the definition is unchanged (SPEC §5).
     """
 
-    version = models.ForeignKey(CatalogueVersion, on_delete=models.CASCADE, related_name="definitions")
+    version = models.ForeignKey(
+        CatalogueVersion, on_delete=models.CASCADE, related_name="definitions", verbose_name=_("catalogue version")
+    )
     code = models.CharField(_("KeZa"), max_length=10)
-    position = models.PositiveIntegerField(default=0)
-    title_de = models.CharField(max_length=300)
-    title_en = models.CharField(max_length=300)
-    kind = models.CharField(max_length=5, choices=Kind.choices)
-    entity = models.CharField(max_length=100, default="all")
-    numerator_de = models.TextField(blank=True)
-    numerator_en = models.TextField(blank=True)
-    denominator_de = models.TextField(blank=True)
-    denominator_en = models.TextField(blank=True)
-    numerator_source = models.JSONField(null=True, blank=True)
-    denominator_source = models.JSONField(null=True, blank=True)
-    target_op = models.CharField(max_length=2, blank=True)
-    target_value = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
-    corridor_lower = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
-    corridor_upper = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
-    guideline_qi = models.BooleanField(null=True)
-    counts_events = models.BooleanField(default=False)
-    eb_ref = models.CharField(max_length=20, blank=True)
-    sources = models.JSONField(default=list, blank=True)
-    certainty = models.CharField(max_length=12, choices=Certainty.choices)
-    notes = models.TextField(blank=True)
-    predecessor = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors")
-    series = models.CharField(max_length=40)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
+    title_de = models.CharField(max_length=300, verbose_name=_("title (German)"))
+    title_en = models.CharField(max_length=300, verbose_name=_("title (English)"))
+    kind = models.CharField(max_length=5, choices=Kind.choices, verbose_name=_("kind"))
+    entity = models.CharField(max_length=100, default="all", verbose_name=_("tumour entity"))
+    numerator_de = models.TextField(blank=True, verbose_name=_("numerator (German)"))
+    numerator_en = models.TextField(blank=True, verbose_name=_("numerator (English)"))
+    denominator_de = models.TextField(blank=True, verbose_name=_("denominator (German)"))
+    denominator_en = models.TextField(blank=True, verbose_name=_("denominator (English)"))
+    numerator_source = models.JSONField(null=True, blank=True, verbose_name=_("numerator from Basisdaten"))
+    denominator_source = models.JSONField(null=True, blank=True, verbose_name=_("denominator from Basisdaten"))
+    target_op = models.CharField(max_length=2, blank=True, verbose_name=_("target operator"))
+    target_value = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, verbose_name=_("target value")
+    )
+    corridor_lower = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, verbose_name=_("corridor lower bound")
+    )
+    corridor_upper = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, verbose_name=_("corridor upper bound")
+    )
+    guideline_qi = models.BooleanField(null=True, verbose_name=_("guideline quality indicator"))
+    counts_events = models.BooleanField(default=False, verbose_name=_("counts events"))
+    eb_ref = models.CharField(max_length=20, blank=True, verbose_name=_("Erhebungsbogen reference"))
+    sources = models.JSONField(default=list, blank=True, verbose_name=_("sources"))
+    certainty = models.CharField(max_length=12, choices=Certainty.choices, verbose_name=_("certainty"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    predecessor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="successors",
+        verbose_name=_("predecessor"),
+    )
+    series = models.CharField(max_length=40, verbose_name=_("series"))
 
     class Meta:
         ordering = ["version", "position"]
@@ -172,14 +189,19 @@ class Evaluation(models.Model):
     ``denominator`` is None for count indicators; ``flags`` a list of Flag values.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="evaluations")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="evaluations", verbose_name=_("site"))
     indicator_year = models.PositiveIntegerField(_("indicator year"), db_index=True)
-    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT, related_name="evaluations")
+    definition = models.ForeignKey(
+        IndicatorDefinition,
+        on_delete=models.PROTECT,
+        related_name="evaluations",
+        verbose_name=_("indicator definition"),
+    )
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
-    flags = models.JSONField(default=list, blank=True)
-    source_revision_id = models.PositiveBigIntegerField(null=True, blank=True)
-    evaluated_at = models.DateTimeField(auto_now=True)
+    flags = models.JSONField(default=list, blank=True, verbose_name=_("flags"))
+    source_revision_id = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("source revision"))
+    evaluated_at = models.DateTimeField(auto_now=True, verbose_name=_("evaluated at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "indicator_year", "definition"], name="uniq_evaluation")]
@@ -202,11 +224,13 @@ class Deviation(models.Model):
     justified -> accepted | note | nonconformity (with ``due_date``) -> resolved.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="deviations")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="deviations", verbose_name=_("site"))
     indicator_year = models.PositiveIntegerField(_("indicator year"), db_index=True)
     code = models.CharField(_("KeZa"), max_length=10)
     flag = models.CharField(_("flag"), max_length=20, choices=Flag.choices)
-    definition = models.ForeignKey(IndicatorDefinition, on_delete=models.PROTECT, related_name="deviations")
+    definition = models.ForeignKey(
+        IndicatorDefinition, on_delete=models.PROTECT, related_name="deviations", verbose_name=_("indicator definition")
+    )
     state = models.CharField(_("state"), max_length=20, choices=DeviationState.choices, default=DeviationState.OPEN)
     is_active = models.BooleanField(_("active"), default=True)
     numerator = models.PositiveIntegerField(_("numerator"))
@@ -218,8 +242,9 @@ class Deviation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("justified by"),
     )
-    justified_at = models.DateTimeField(null=True, blank=True)
+    justified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("justified at"))
     decision_comment = models.TextField(_("comment"), blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -227,12 +252,13 @@ class Deviation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     due_date = models.DateField(_("due date"), null=True, blank=True)
-    opened_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    source_revision_id = models.PositiveBigIntegerField(null=True, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True, verbose_name=_("opened at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    source_revision_id = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("source revision"))
 
     class Meta:
         ordering = ["site", "indicator_year", "code", "flag"]

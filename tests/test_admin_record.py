@@ -62,3 +62,29 @@ def test_a_deviations_state_cannot_be_edited_in_the_admin(admin_client, deviatio
 def test_a_revisions_status_cannot_be_edited_in_the_admin(admin_client, catalogue, site_a):
     revision = DatasheetRevisionFactory(site=site_a, status="failed")
     _assert_read_only(admin_client, "datasheetrevision", revision, "status", "evaluated")
+
+
+def test_every_field_of_the_project_has_a_german_label():
+    """The admin shows German labels for the project's models and fields (issue 9)."""
+    from django.apps import apps
+    from django.utils import translation
+
+    missing = []
+    with translation.override("de"):
+        for app in ("centres", "indicators", "datasheets"):
+            for model in apps.get_app_config(app).get_models():
+                if str(model._meta.verbose_name) == model._meta.model_name:
+                    missing.append(model.__name__)
+                for f in model._meta.get_fields():
+                    if getattr(f, "auto_created", False) or not hasattr(f, "verbose_name"):
+                        continue
+                    if str(f.verbose_name) == f.name.replace("_", " "):
+                        missing.append(f"{model.__name__}.{f.name}")
+    assert missing == ["LogEntry.obj"]  # the generic relation has no column of its own
+
+
+def test_the_admin_speaks_german(admin_client, catalogue, site_a):
+    DatasheetRevisionFactory(site=site_a)
+    page = admin_client.get(reverse("admin:datasheets_datasheetrevision_changelist")).content.decode()
+    assert "Hochgeladen von" in page
+    assert "Datenblatt-Revisionen" in page
