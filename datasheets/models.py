@@ -12,7 +12,7 @@ from centres.models import Site
 from indicators import domain
 from indicators.models import CatalogueVersion, IndicatorDefinition
 
-from .choices import RevisionSource, RevisionStatus
+from .choices import ProcessingStep, RevisionSource, RevisionStatus
 
 
 class DatasheetRevision(models.Model):
@@ -97,12 +97,21 @@ class DatasheetRevision(models.Model):
         )
 
     @property
+    def processing_step(self) -> ProcessingStep | None:
+        """The step a task still has to do (issue 8): validation while pending,
+        evaluation once validated and confirmed; None otherwise. ``AWAITING[step]`` is
+        the same rule as a query."""
+        if self.status == RevisionStatus.PENDING:
+            return ProcessingStep.VALIDATE
+        if self.status == RevisionStatus.VALIDATED and self.confirmed_at is not None:
+            return ProcessingStep.EVALUATE
+        return None
+
+    @property
     def awaiting_processing(self) -> bool:
-        """A task still has to move this revision: pending, or validated and confirmed
-        but not evaluated (issue 8: such revisions are recovered if their task is lost)."""
-        return self.status == RevisionStatus.PENDING or (
-            self.status == RevisionStatus.VALIDATED and self.confirmed_at is not None
-        )
+        """A task still has to move this revision (issue 8: such revisions are
+        recovered if their task is lost)."""
+        return self.processing_step is not None
 
     @property
     def processing_retried(self) -> bool:
@@ -122,6 +131,13 @@ class DatasheetRevision(models.Model):
         """Validated, would replace the current revision, and waits for the preview to
         be confirmed or discarded (issue 4: dry run, then confirm)."""
         return self.status == RevisionStatus.VALIDATED and self.confirmed_at is None
+
+
+# ``DatasheetRevision.processing_step`` as a query: the revisions awaiting each step.
+AWAITING = {
+    ProcessingStep.VALIDATE: models.Q(status=RevisionStatus.PENDING),
+    ProcessingStep.EVALUATE: models.Q(status=RevisionStatus.VALIDATED, confirmed_at__isnull=False),
+}
 
 
 class BaseDataValue(models.Model):

@@ -26,7 +26,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,7 +45,7 @@ from .choices import ErrorCode, ProcessingStep, RevisionError, RevisionSource, R
 from .layout import layout_for
 from .limits import stored_file_check
 from .messages import CellError, cell_error
-from .models import BaseDataValue, DatasheetRevision, IndicatorValue
+from .models import AWAITING, BaseDataValue, DatasheetRevision, IndicatorValue
 from .reports import current_revision, revision_report
 from .selectors import revision_list
 from .template import SheetValues, workbook_bytes
@@ -207,20 +207,12 @@ def _superseded(revision: DatasheetRevision) -> bool:
     return revision.status == RevisionStatus.EVALUATED and not revision.is_current
 
 
-def _step_of(revision: DatasheetRevision) -> ProcessingStep | None:
-    if revision.status == RevisionStatus.PENDING:
-        return ProcessingStep.VALIDATE
-    if revision.status == RevisionStatus.VALIDATED and revision.confirmed_at is not None:
-        return ProcessingStep.EVALUATE
-    return None
-
-
 def _requeue(revision: DatasheetRevision, *, acting_user, reason: str) -> None:
     """Hand the current step of a revision awaiting processing to the broker again
     after commit (inside the caller's transaction); logged."""
     from .tasks import revision_enqueue
 
-    step = _step_of(revision)
+    step = revision.processing_step
     log_entry_create(
         actor=acting_user,
         obj=revision,
@@ -375,7 +367,7 @@ def revision_attempt_begin(*, revision_id: int, step: ProcessingStep) -> bool:
     ``processing_aborted``)."""
     with transaction.atomic():
         revision = DatasheetRevision.objects.select_for_update().filter(pk=revision_id).first()
-        if revision is None or _step_of(revision) != step:
+        if revision is None or revision.processing_step != step:
             return False
         if revision.attempts >= settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS:
             revision_abort(revision_id=revision_id, reason=AbortReason.ATTEMPTS)
@@ -400,12 +392,7 @@ def revision_attempts(*, revision_id: int) -> int:
 
 def revision_mark_queued(*, revision_id: int, step: ProcessingStep) -> None:
     """Note that ``step`` of a revision was handed to the broker just now."""
-    revisions = DatasheetRevision.objects.filter(pk=revision_id)
-    if step == ProcessingStep.VALIDATE:
-        revisions = revisions.filter(status=RevisionStatus.PENDING)
-    else:
-        revisions = revisions.filter(status=RevisionStatus.VALIDATED, confirmed_at__isnull=False)
-    revisions.update(queued_at=timezone.now())
+    DatasheetRevision.objects.filter(AWAITING[step], pk=revision_id).update(queued_at=timezone.now())
 
 
 def revisions_recover(*, now=None, stuck_after: float | None = None) -> dict[str, int]:
@@ -422,10 +409,7 @@ def revisions_recover(*, now=None, stuck_after: float | None = None) -> dict[str
     counts = {"requeued": 0, "aborted": 0}
     candidates = (
         DatasheetRevision.objects.filter(uploaded_at__lt=cutoff)
-        .filter(
-            models.Q(status=RevisionStatus.PENDING)
-            | models.Q(status=RevisionStatus.VALIDATED, confirmed_at__isnull=False)
-        )
+        .filter(AWAITING[ProcessingStep.VALIDATE] | AWAITING[ProcessingStep.EVALUATE])
         .values_list("pk", flat=True)
     )
     for pk in list(candidates):
