@@ -326,3 +326,21 @@ def test_processing_tasks_are_acknowledged_late_and_requeued_when_their_worker_d
     longest = max(settings.QIPORTAL_PARSE_TIME_LIMIT, settings.QIPORTAL_EVALUATE_TIME_LIMIT) + 30
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == 3 * longest == 270
     assert settings.CELERY_BEAT_SCHEDULE["revisions-recover"]["task"] == tasks.revisions_recover_task.name
+
+
+def test_a_hand_over_is_noted_only_on_a_revision_awaiting_that_step(site_a, catalogue):
+    from datasheets.services import revision_mark_queued
+
+    cases = [
+        (RevisionStatus.PENDING, None, ProcessingStep.VALIDATE, True),
+        (RevisionStatus.PENDING, None, ProcessingStep.EVALUATE, False),
+        (RevisionStatus.VALIDATED, NOW, ProcessingStep.EVALUATE, True),
+        (RevisionStatus.VALIDATED, None, ProcessingStep.EVALUATE, False),  # the user's turn
+        (RevisionStatus.VALIDATED, NOW, ProcessingStep.VALIDATE, False),
+        (RevisionStatus.EVALUATED, NOW, ProcessingStep.EVALUATE, False),
+    ]
+    for status, confirmed_at, step, noted in cases:
+        revision = _row(site_a, status, confirmed_at=confirmed_at)
+        revision_mark_queued(revision_id=revision.pk, step=step)
+        revision.refresh_from_db()
+        assert (revision.queued_at is not None) == noted, (status, confirmed_at, step)
