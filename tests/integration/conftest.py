@@ -22,6 +22,13 @@ from tests.conftest import require
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (for a server a test starts itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):

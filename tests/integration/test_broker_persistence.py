@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,16 +14,11 @@ import pytest
 import redis
 
 from tests.conftest import require
+from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "redis.conf"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(port: int, data_dir: Path) -> subprocess.Popen:
@@ -49,7 +43,7 @@ def test_queued_messages_survive_a_redis_crash_with_the_documented_configuration
     from datasheets.tasks import revision_validate_task
     from qiportal.celery import app
 
-    port = _free_port()
+    port = free_port()
     server = _start(port, tmp_path)
     try:
         client = redis.Redis(port=port)

@@ -41,6 +41,7 @@ from indicators.models import CatalogueVersion, Deviation, Evaluation
 from tests.conftest import require
 from tests.datasheets.helpers import consistent_values, edit_workbook
 from tests.factories import SiteFactory
+from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -221,17 +222,11 @@ def test_a_killed_worker_main_process_loses_nothing(celery_worker_factory, site_
     _assert_same_as_the_files(files, len(layout.indicators))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class OwnRedis:
     """A redis-server of the test's own on a free loopback port, no persistence."""
 
     def __init__(self, tmp_path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tmp_path
         self.process: subprocess.Popen | None = None
 
