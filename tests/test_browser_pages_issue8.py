@@ -30,8 +30,12 @@ def _axe_violations(page) -> list[str]:
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
 
 
-def test_revision_page_says_retried_and_delayed_readably(browser_page, site_server, catalogue, site_a, coordinator):
+@pytest.mark.parametrize("width", [1366, 390])
+def test_revision_page_says_retried_and_delayed_readably(
+    browser_page, site_server, catalogue, site_a, coordinator, width
+):
     page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
     retried = DatasheetRevisionFactory(
         site=site_a, status=RevisionStatus.PENDING, attempts=2, queued_at=timezone.now(), uploaded_by=coordinator
     )
@@ -43,12 +47,13 @@ def test_revision_page_says_retried_and_delayed_readably(browser_page, site_serv
     banner = page.locator("[data-code=processing_retried]")
     assert banner.inner_text() == "Verarbeitung abgebrochen, wird erneut versucht (Versuch 2 von 3)."
     assert banner.is_visible()
-    page.screenshot(path=str(ARTIFACTS / "issue8-revision-retried.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    page.screenshot(path=str(ARTIFACTS / f"issue8-revision-retried-{width}.png"), full_page=True)
     assert _axe_violations(page) == []
 
     page.goto(f"{site_server.url}/datasheets/{delayed.pk}/")
     assert page.locator("[data-code=processing_delayed]").inner_text().startswith("Empfangen und gespeichert")
-    page.screenshot(path=str(ARTIFACTS / "issue8-revision-delayed.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"issue8-revision-delayed-{width}.png"), full_page=True)
     assert _axe_violations(page) == []
     assert page.console_errors == []
 
