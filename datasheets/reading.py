@@ -144,12 +144,15 @@ def _sheet_read(source, parser: _CellParser) -> tuple[Grid, dict[tuple[int, int]
     """Values and formulas of rows 1..MAX_ROWS, columns 1..MAX_COLS of one worksheet
     part, as openpyxl's read-only sheet gives them (a row repeated or out of order is
     skipped, within a row the last cell for a column wins). Stops at the first row past
-    the bound or at the end of ``sheetData``; elements outside rows are freed at once."""
+    the bound; after ``sheetData`` the rest of the part is parsed (and freed) only to be
+    sure it is well-formed, as openpyxl's own reader does; elements outside rows are
+    freed at once."""
     grid: Grid = {}
     formulas: dict[tuple[int, int], str] = {}
     last = 0
     inside_row = False
-    for event, element in iterparse(source, events=("start", "end")):
+    events = iterparse(source, events=("start", "end"))
+    for event, element in events:
         tag = element.tag
         if event == "start":
             inside_row = inside_row or tag == ROW_TAG
@@ -172,6 +175,8 @@ def _sheet_read(source, parser: _CellParser) -> tuple[Grid, dict[tuple[int, int]
             grid.update(((r, c), v) for c, v in values.items() if v is not None)
             formulas.update(((r, c), f) for c, f in texts.items() if f is not None)
         elif tag == DATA_TAG:
+            for _event, rest in events:  # parse the rest of the part: damage after the rows refuses the file too
+                rest.clear()
             break
         elif not inside_row:
             element.clear()

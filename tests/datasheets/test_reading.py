@@ -184,3 +184,27 @@ def test_workbook_or_strings_redirected_by_the_manifest_are_refused():
         "umgeleitete Teile / redirected parts",
     )
     assert workbook_read(XLSXWRITER).errors == ()
+
+
+def test_a_worksheet_damaged_after_its_rows_is_refused():
+    """A layout sheet cut off after ``</sheetData>`` (its rows complete, the rest not
+    well-formed XML) is unreadable as openpyxl's own reader finds it, not accepted
+    (found by the property test of a part replaced by garbage)."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from datasheets.isolation import file_read
+
+    good = (Path(__file__).resolve().parents[1] / "data" / "datasheets" / "good" / "openpyxl_kj2022.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        parts = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, blob in parts:
+            if name == "xl/worksheets/sheet1.xml":  # Deckblatt
+                end = blob.index(b"</sheetData>") + len(b"</sheetData>")
+                blob = blob[: end + 20]  # into the element after the rows
+            zf.writestr(name, blob)
+    errors = file_read(out.getvalue())
+    assert [(e.sheet, e.cell, e.code) for e in errors] == [("Datei", "A1", "file_type")]
