@@ -41,7 +41,8 @@ class CertificateAdmin(admin.ModelAdmin):
 
 @admin.register(Audit)
 class AuditAdmin(admin.ModelAdmin):
-    list_display = ("site", "audit_year", "kind", "date", "auditor")
+    list_display = ("site", "audit_year", "kind", "date", "reduced_cycle", "outcome")
+    filter_horizontal = ("auditors",)
     list_filter = ("audit_year", "kind")
 
 

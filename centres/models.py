@@ -152,21 +152,42 @@ class AuditKind(models.TextChoices):
     RECERTIFICATION = "recertification", _("re-certification")
 
 
+class AuditOutcome(models.TextChoices):
+    """What an audit decided about the certificate (Zertifizierungssystem, issue 9)."""
+
+    GRANTED = "granted", _("certificate granted")
+    CONTINUED = "continued", _("certificate continued")
+    REDUCED_VALIDITY = "reduced_validity", _("reduced validity")
+    SUSPENDED = "suspended", _("certificate suspended")
+    ENDED = "ended", _("certificate ended")
+    ENDED_AT_REQUEST = "ended_at_request", _("certificate ended at the centre's request")
+
+
+class AuditError(models.TextChoices):
+    """Refusals of the audit services (stable codes)."""
+
+    FORBIDDEN = "forbidden", _("Only the certification office assigns auditors.")
+    NOT_AUDITOR = "not_auditor", _("Only users with the auditor role can be assigned to an audit.")
+
+
 class Audit(models.Model):
-    """An audit of a site in an audit year (= indicator year + 1)."""
+    """An audit of a site in an audit year; it decides the deviations of indicator year
+    ``audit_year - 1`` (GLOSSARY: Auditjahr = Kennzahlenjahr + 1).
+
+    ``auditors`` (Fachexperten) are assigned by the office; they are the only source of an
+    auditor's scope (``centres.permissions``). ``reduced_cycle`` marks the reduced audit
+    cycle (REDZYK); ``outcome`` is empty until the audit is decided.
+    """
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="audits", verbose_name=_("site"))
     audit_year = models.PositiveIntegerField(_("audit year"))
     kind = models.CharField(_("kind"), max_length=30, choices=AuditKind.choices)
     date = models.DateField(_("date"), null=True, blank=True)
-    auditor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="audits",
-        verbose_name=_("auditor"),
+    auditors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="audits", verbose_name=_("auditors")
     )
+    reduced_cycle = models.BooleanField(_("reduced audit cycle (REDZYK)"), default=False)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=AuditOutcome.choices, blank=True)
 
     class Meta:
         ordering = ["-audit_year", "site"]
@@ -174,11 +195,31 @@ class Audit(models.Model):
         verbose_name_plural = _("audits")
 
     def __str__(self) -> str:
-        return f"{self.site.registration_number} {self.audit_year} {self.kind}"
+        return f"{self.site.registration_number} {self.audit_year} {self.get_kind_display()}"
 
     @property
     def indicator_year(self) -> int:
+        """The Kennzahlenjahr whose deviations this audit decides: audit year − 1."""
         return self.audit_year - 1
+
+
+class NotificationSetting(models.Model):
+    """A person's choice about the daily digest mail (issue 9); no row = digest on."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_setting",
+        verbose_name=_("user"),
+    )
+    digest_enabled = models.BooleanField(_("daily digest by e-mail"), default=True)
+
+    class Meta:
+        verbose_name = _("notification setting")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'digest' if self.digest_enabled else 'no digest'}"
 
 
 class LogEntry(models.Model):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 
-from .models import LogEntry, Membership, Role, Site
+from qiportal.exceptions import ApplicationError
+
+from .models import Audit, AuditError, LogEntry, Membership, Role, Site
+from .permissions import Action, forget, user_can
 
 
 def log_entry_create(*, actor, obj: models.Model, action: str, data: dict[str, Any] | None = None) -> LogEntry:
@@ -32,6 +35,33 @@ def membership_grant(*, user, role: Role | str, site: Site | None = None, acting
             action="centres.membership.granted",
             data={"role": str(role), "site": site.registration_number if site else None},
         )
-    if hasattr(user, "_qip_memberships"):
-        del user._qip_memberships
+    forget(user)
     return membership
+
+
+def audit_auditors_set(*, audit: Audit, auditors, acting_user) -> Audit:
+    """Office: make ``auditors`` (users holding the auditor role) the auditors of
+    ``audit``; logs ``centres.audit.auditors_set`` with the names before and after.
+
+    Raises ``ApplicationError(AuditError.FORBIDDEN)`` unless ``acting_user`` may MANAGE,
+    ``AuditError.NOT_AUDITOR`` if a chosen user lacks the auditor role."""
+    with transaction.atomic():
+        if not user_can(acting_user, Action.MANAGE):
+            raise ApplicationError(AuditError.FORBIDDEN)
+        auditors = list(auditors)
+        holders = set(
+            Membership.objects.filter(role=Role.AUDITOR, user__in=auditors).values_list("user_id", flat=True)
+        )
+        lacking = [u for u in auditors if u.pk not in holders]
+        if lacking:
+            raise ApplicationError(AuditError.NOT_AUDITOR, lacking=[u.username for u in lacking])
+        before = sorted(audit.auditors.values_list("username", flat=True))
+        audit.auditors.set(auditors)
+        after = sorted(u.username for u in auditors)
+        if before != after:
+            log_entry_create(
+                actor=acting_user, obj=audit, action="centres.audit.auditors_set", data={"from": before, "to": after}
+            )
+        for user in auditors:
+            forget(user)
+        return audit

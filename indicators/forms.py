@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .choices import DeviationState
+from .choices import DeviationState, ReasonCode
 from .selectors import indicator_year_choices
 
 DECISION_CHOICES = [
@@ -36,6 +36,11 @@ class JustifyForm(_StepForm):
         help_text=_("Why does the value deviate? At most 2,000 characters."),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+    reason_code = forms.ChoiceField(
+        label=_("Reason"),
+        required=False,
+        choices=[("", _("– not given –")), *ReasonCode.choices],
+    )
 
 
 class DecideForm(_StepForm):
@@ -45,6 +50,13 @@ class DecideForm(_StepForm):
     prefix_id = "decide"
 
     decision = forms.ChoiceField(label=_("Decision"), choices=DECISION_CHOICES, widget=forms.RadioSelect)
+    corrective_action = forms.CharField(
+        label=_("Corrective action"),
+        required=False,
+        max_length=2000,
+        help_text=_("Required for a nonconformity: what the centre must do."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     due_date = forms.DateField(
         label=_("Due date"),
         required=False,
@@ -67,6 +79,32 @@ class ResolveForm(_StepForm):
     comment = forms.CharField(
         label=_("Comment"),
         required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class AnswerForm(_StepForm):
+    """The centre's statement on an Abweichung, with evidence files (PDF, PNG, JPEG);
+    files are checked by ``indicators.evidence``."""
+
+    prefix_id = "answer"
+
+    text = forms.CharField(
+        label=_("Statement"),
+        max_length=4000,
+        help_text=_("What was done about the nonconformity? At most 4,000 characters."),
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+class SendBackForm(_StepForm):
+    """The auditor does not accept the centre's answer yet; the comment says why."""
+
+    prefix_id = "send_back"
+
+    comment = forms.CharField(
+        label=_("Why is the answer not sufficient?"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )

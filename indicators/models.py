@@ -6,13 +6,13 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import models
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from centres.models import Site
 
 from . import domain
-from .choices import Certainty, DeviationState, Flag, Kind
+from .choices import Certainty, DeviationState, Flag, Kind, ReasonCode
 
 
 class CatalogueVersion(models.Model):
@@ -236,6 +236,7 @@ class Deviation(models.Model):
     numerator = models.PositiveIntegerField(_("numerator"))
     denominator = models.PositiveIntegerField(_("denominator"), null=True, blank=True)
     justification = models.TextField(_("justification"), blank=True, max_length=2000)
+    reason_code = models.CharField(_("reason"), max_length=30, choices=ReasonCode.choices, blank=True)
     justified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -256,6 +257,22 @@ class Deviation(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     due_date = models.DateField(_("due date"), null=True, blank=True)
+    corrective_action = models.TextField(_("corrective action"), blank=True, max_length=2000)
+    response = models.TextField(_("statement of the centre"), blank=True, max_length=4000)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    responded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
+    consecutive_years = models.PositiveSmallIntegerField(
+        _("years in a row"),
+        default=1,
+        help_text=_("1 = first year; n = flagged for the same indicator series in the n−1 years before, too."),
+    )
     opened_at = models.DateTimeField(auto_now_add=True, verbose_name=_("opened at"))
     closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
     source_revision_id = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("source revision"))
@@ -274,3 +291,48 @@ class Deviation(models.Model):
     @property
     def rate(self) -> Fraction | None:
         return domain.rate(self.numerator, self.denominator)
+
+    def is_overdue(self, day=None) -> bool:
+        """True for an Abweichung not yet resolved whose due date lies before ``day``
+        (default today)."""
+        day = day or timezone.localdate()
+        return self.state == DeviationState.NONCONFORMITY and self.due_date is not None and self.due_date < day
+
+    @property
+    def overdue(self) -> bool:
+        """``is_overdue()`` today, for templates."""
+        return self.is_overdue()
+
+    @property
+    def awaiting_review(self) -> bool:
+        """An Abweichung the centre has answered; the auditor resolves or sends it back."""
+        return self.state == DeviationState.NONCONFORMITY and self.responded_at is not None
+
+
+class Evidence(models.Model):
+    """A file the centre gives to answer an Abweichung (PDF, PNG or JPEG; type checked by
+    content). Stored by SHA-256 like data sheets; served as an attachment only."""
+
+    deviation = models.ForeignKey(
+        Deviation, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("deviation")
+    )
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=50)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("uploaded at"))
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"

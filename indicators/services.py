@@ -22,7 +22,7 @@ from centres.permissions import Action, user_can
 from centres.services import log_entry_create
 from qiportal.exceptions import ApplicationError
 
-from .choices import DeviationError, DeviationState
+from .choices import DeviationError, DeviationState, ReasonCode
 from .models import CatalogueVersion, Deviation, Evaluation, IndicatorDefinition, IndicatorYear
 
 CATALOGUE_FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "catalogue.json"
@@ -191,7 +191,12 @@ def deviation_sync(
                     actor=acting_user,
                     obj=deviation,
                     action="indicators.deviation.opened",
-                    data={"numerator": numerator, "denominator": denominator, "revision": source_revision_id},
+                    data={
+                        "to": DeviationState.OPEN,
+                        "numerator": numerator,
+                        "denominator": denominator,
+                        "revision": source_revision_id,
+                    },
                 )
             else:
                 changed = (
@@ -223,7 +228,13 @@ def deviation_sync(
                     actor=acting_user,
                     obj=deviation,
                     action="indicators.deviation.justified",
-                    data={"via": "datasheet", "revision": source_revision_id},
+                    data={
+                        "from": DeviationState.OPEN,
+                        "to": DeviationState.JUSTIFIED,
+                        "justification": deviation.justification,
+                        "via": "datasheet",
+                        "revision": source_revision_id,
+                    },
                 )
             active.append(deviation)
         for flag, deviation in existing.items():
@@ -238,24 +249,54 @@ def deviation_sync(
                     action="indicators.deviation.closed",
                     data={"revision": source_revision_id},
                 )
+        for flag in wanted | set(existing):
+            deviation_streaks_refresh(site=site, series=definition.series, flag=flag)
+        for deviation in active:
+            deviation.refresh_from_db(fields=["consecutive_years"])
         return active
 
 
-def deviation_justify(*, deviation: Deviation, text: str, acting_user) -> Deviation:
-    """open -> justified: the centre's Begründung (SPEC §4), max 2,000 characters.
-    Raises ApplicationError (FORBIDDEN, WRONG_STATE)."""
+def _transition_log(deviation: Deviation, *, from_state: str, acting_user, action: str, **text) -> None:
+    """The record of one review transition: actor and time (LogEntry), from → to state
+    and the texts that went with it (justification, reason code, comment, corrective
+    action, due date, statement); empty texts are left out. Issue 9, SPEC §4."""
+    data = {"from": from_state, "to": deviation.state}
+    for key, value in text.items():
+        if value not in (None, ""):
+            data[key] = value.isoformat() if isinstance(value, dt.date) else value
+    log_entry_create(actor=acting_user, obj=deviation, action=action, data=data)
+
+
+def deviation_justify(*, deviation: Deviation, text: str, acting_user, reason_code: str = "") -> Deviation:
+    """open | justified -> justified: the centre's Begründung (SPEC §4), max 2,000
+    characters, with an optional ``reason_code`` (``ReasonCode`` value).
+    Raises ApplicationError (FORBIDDEN, WRONG_STATE, TEXT_REQUIRED)."""
     with transaction.atomic():
         deviation = Deviation.objects.select_for_update().get(pk=deviation.pk)
         if not user_can(acting_user, Action.JUSTIFY, deviation):
             raise ApplicationError(DeviationError.FORBIDDEN)
         if deviation.state not in (DeviationState.OPEN, DeviationState.JUSTIFIED):
             raise ApplicationError(DeviationError.WRONG_STATE)
-        deviation.justification = text.strip()[:2000]
+        text = text.strip()[:2000]
+        if not text:
+            raise ApplicationError(DeviationError.TEXT_REQUIRED)
+        if reason_code and reason_code not in ReasonCode.values:
+            raise ApplicationError(DeviationError.WRONG_STATE)
+        from_state = deviation.state
+        deviation.justification = text
+        deviation.reason_code = reason_code
         deviation.state = DeviationState.JUSTIFIED
         deviation.justified_by = acting_user
         deviation.justified_at = timezone.now()
         deviation.save()
-        log_entry_create(actor=acting_user, obj=deviation, action="indicators.deviation.justified")
+        _transition_log(
+            deviation,
+            from_state=from_state,
+            acting_user=acting_user,
+            action="indicators.deviation.justified",
+            justification=text,
+            reason_code=reason_code,
+        )
         return deviation
 
 
@@ -268,30 +309,95 @@ def deviation_decide(
     decision: str,
     comment: str = "",
     due_date: dt.date | None = None,
+    corrective_action: str = "",
     acting_user,
 ) -> Deviation:
     """Auditor decision on an open or justified deviation: ``accepted`` | ``note``
-    (Hinweis) | ``nonconformity`` (Abweichung, needs ``due_date``), SPEC §4.
-    Raises ApplicationError (FORBIDDEN, WRONG_STATE, DUE_DATE_REQUIRED)."""
+    (Hinweis) | ``nonconformity`` (Abweichung, needs ``corrective_action`` and
+    ``due_date``), SPEC §4 and issue 9. Due date and corrective action are kept only for
+    an Abweichung. Raises ApplicationError (FORBIDDEN, WRONG_STATE, DUE_DATE_REQUIRED,
+    CORRECTIVE_ACTION_REQUIRED)."""
     with transaction.atomic():
         deviation = Deviation.objects.select_for_update().get(pk=deviation.pk)
         if not user_can(acting_user, Action.DECIDE, deviation):
             raise ApplicationError(DeviationError.FORBIDDEN)
         if decision not in DECISIONS or deviation.state not in (DeviationState.OPEN, DeviationState.JUSTIFIED):
             raise ApplicationError(DeviationError.WRONG_STATE)
-        if decision == DeviationState.NONCONFORMITY and due_date is None:
+        nonconformity = decision == DeviationState.NONCONFORMITY
+        corrective_action = corrective_action.strip()[:2000] if nonconformity else ""
+        if nonconformity and due_date is None:
             raise ApplicationError(DeviationError.DUE_DATE_REQUIRED)
+        if nonconformity and not corrective_action:
+            raise ApplicationError(DeviationError.CORRECTIVE_ACTION_REQUIRED)
+        from_state = deviation.state
         deviation.state = decision
         deviation.decision_comment = comment.strip()
-        deviation.due_date = due_date if decision == DeviationState.NONCONFORMITY else None
+        deviation.due_date = due_date if nonconformity else None
+        deviation.corrective_action = corrective_action
         deviation.decided_by = acting_user
         deviation.decided_at = timezone.now()
         deviation.save()
-        log_entry_create(
-            actor=acting_user,
-            obj=deviation,
+        _transition_log(
+            deviation,
+            from_state=from_state,
+            acting_user=acting_user,
             action=f"indicators.deviation.{decision}",
-            data={"due_date": due_date.isoformat() if due_date else None},
+            comment=deviation.decision_comment,
+            corrective_action=corrective_action,
+            due_date=deviation.due_date,
+        )
+        return deviation
+
+
+def deviation_respond(*, deviation: Deviation, text: str, acting_user) -> Deviation:
+    """The centre answers an Abweichung with a statement (evidence files are added by
+    ``deviation_evidence_add``); the state stays ``nonconformity`` and the answer
+    awaits the auditor (``awaiting_review``). Issue 9.
+    Raises ApplicationError (FORBIDDEN, WRONG_STATE, TEXT_REQUIRED)."""
+    with transaction.atomic():
+        deviation = Deviation.objects.select_for_update().get(pk=deviation.pk)
+        if not user_can(acting_user, Action.JUSTIFY, deviation):
+            raise ApplicationError(DeviationError.FORBIDDEN)
+        if deviation.state != DeviationState.NONCONFORMITY:
+            raise ApplicationError(DeviationError.WRONG_STATE)
+        text = text.strip()[:4000]
+        if not text:
+            raise ApplicationError(DeviationError.TEXT_REQUIRED)
+        deviation.response = text
+        deviation.responded_by = acting_user
+        deviation.responded_at = timezone.now()
+        deviation.save()
+        _transition_log(
+            deviation,
+            from_state=DeviationState.NONCONFORMITY,
+            acting_user=acting_user,
+            action="indicators.deviation.answered",
+            response=text,
+        )
+        return deviation
+
+
+def deviation_send_back(*, deviation: Deviation, comment: str, acting_user) -> Deviation:
+    """The auditor does not accept the centre's answer to an Abweichung: the answer is
+    cleared (kept in the log), the Abweichung stays open with its due date. Issue 9.
+    Raises ApplicationError (FORBIDDEN, NOT_ANSWERED, TEXT_REQUIRED)."""
+    with transaction.atomic():
+        deviation = Deviation.objects.select_for_update().get(pk=deviation.pk)
+        if not user_can(acting_user, Action.DECIDE, deviation):
+            raise ApplicationError(DeviationError.FORBIDDEN)
+        if not deviation.awaiting_review:
+            raise ApplicationError(DeviationError.NOT_ANSWERED)
+        comment = comment.strip()
+        if not comment:
+            raise ApplicationError(DeviationError.TEXT_REQUIRED)
+        deviation.responded_at = None
+        deviation.save()
+        _transition_log(
+            deviation,
+            from_state=DeviationState.NONCONFORMITY,
+            acting_user=acting_user,
+            action="indicators.deviation.sent_back",
+            comment=comment,
         )
         return deviation
 
@@ -305,9 +411,48 @@ def deviation_resolve(*, deviation: Deviation, comment: str = "", acting_user) -
             raise ApplicationError(DeviationError.FORBIDDEN)
         if deviation.state not in (DeviationState.NOTE, DeviationState.NONCONFORMITY):
             raise ApplicationError(DeviationError.WRONG_STATE)
+        from_state = deviation.state
         deviation.state = DeviationState.RESOLVED
+        comment = comment.strip()
         if comment:
-            deviation.decision_comment = f"{deviation.decision_comment}\n{comment.strip()}".strip()
+            deviation.decision_comment = f"{deviation.decision_comment}\n{comment}".strip()
         deviation.save()
-        log_entry_create(actor=acting_user, obj=deviation, action="indicators.deviation.resolved")
+        _transition_log(
+            deviation,
+            from_state=from_state,
+            acting_user=acting_user,
+            action="indicators.deviation.resolved",
+            comment=comment,
+        )
         return deviation
+
+
+def deviations_accept(*, deviations: Iterable[Deviation], comment: str, acting_user) -> list[Deviation]:
+    """Bulk decision "accepted" with one comment for several open or justified
+    deviations (the auditor's queue, issue 9). All or nothing: the first refusal raises
+    its ApplicationError (FORBIDDEN, WRONG_STATE) and nothing is written."""
+    with transaction.atomic():
+        return [
+            deviation_decide(
+                deviation=deviation, decision=DeviationState.ACCEPTED, comment=comment, acting_user=acting_user
+            )
+            for deviation in deviations
+        ]
+
+
+def deviation_streaks_refresh(*, site: Site, series: str, flag: str) -> None:
+    """Recompute ``consecutive_years`` of the deviations of one site × indicator series
+    × flag: a year's count is 1, plus the previous year's count if that year has an
+    active deviation of the same series and flag. The series (never the bare KeZa code)
+    links definitions across catalogue versions (SPEC §5, issue 9)."""
+    rows = list(
+        Deviation.objects.filter(site=site, definition__series=series, flag=flag, is_active=True).order_by(
+            "indicator_year"
+        )
+    )
+    previous_year, streak = None, 0
+    for deviation in rows:
+        streak = streak + 1 if previous_year == deviation.indicator_year - 1 else 1
+        previous_year = deviation.indicator_year
+        if deviation.consecutive_years != streak:
+            Deviation.objects.filter(pk=deviation.pk).update(consecutive_years=streak)

@@ -179,7 +179,12 @@ class DeviationJustifyView(DeviationStepView):
     success_message = gettext_lazy("The justification was saved.")
 
     def perform(self, data: dict) -> None:
-        deviation_justify(deviation=self.deviation, text=data["text"], acting_user=self.request.user)
+        deviation_justify(
+            deviation=self.deviation,
+            text=data["text"],
+            reason_code=data["reason_code"],
+            acting_user=self.request.user,
+        )
 
 
 class DeviationDecideView(DeviationStepView):
@@ -193,6 +198,7 @@ class DeviationDecideView(DeviationStepView):
             decision=data["decision"],
             comment=data["comment"],
             due_date=data["due_date"],
+            corrective_action=data["corrective_action"],
             acting_user=self.request.user,
         )
 

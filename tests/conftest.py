@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from centres.models import Role
+from centres.models import Audit, AuditKind, Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
 
 os.environ.setdefault("QIPORTAL_ALLOW_INSECURE_KEY", "1")
@@ -55,9 +55,18 @@ def coordinator_b(site_b):
     return _user("coord_b", Role.COORDINATOR, site_b)
 
 
+AUDITED_YEARS = range(2019, 2027)  # indicator years of auditor_a's audits of site_a
+
+
 @pytest.fixture
 def auditor(site_a):
-    return _user("auditor_a", Role.AUDITOR, site_a)
+    """An auditor of site_a's audits for the indicator years 2019–2026 (scope comes from
+    audits, issue 9)."""
+    user = _user("auditor_a", Role.AUDITOR, site_a)
+    for year in AUDITED_YEARS:
+        audit = Audit.objects.create(site=site_a, audit_year=year + 1, kind=AuditKind.SURVEILLANCE)
+        audit.auditors.add(user)
+    return user
 
 
 @pytest.fixture

@@ -761,12 +761,19 @@ def test_auditor_decides_nonconformity_with_due_date(client, catalogue, auditor,
     deviation = make_deviation(site_a, state=DeviationState.JUSTIFIED)
     response = logged_in(client, auditor).post(
         reverse("indicators:deviation_decide", args=[deviation.pk]),
-        {"decision": "nonconformity", "due_date": "2025-12-31", "comment": "Maßnahmenplan vorlegen."},
+        {
+            "decision": "nonconformity",
+            "due_date": "2025-12-31",
+            "corrective_action": "Maßnahmenplan vorlegen.",
+            "comment": "Studienquote zu niedrig.",
+        },
     )
     assert response.status_code == 302
     deviation.refresh_from_db()
     assert deviation.state == DeviationState.NONCONFORMITY
     assert deviation.due_date == dt.date(2025, 12, 31) and deviation.decided_by == auditor
+    assert deviation.corrective_action == "Maßnahmenplan vorlegen."
+    assert deviation.decision_comment == "Studienquote zu niedrig."
     assert _log_actions(deviation) == ["indicators.deviation.nonconformity"]
     # then resolved
     response = client.post(reverse("indicators:deviation_resolve", args=[deviation.pk]), {"comment": "Erledigt."})

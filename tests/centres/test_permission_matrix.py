@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from centres.models import Membership, Role, Site
+from centres.models import Audit, AuditKind, Membership, Role, Site
 from centres.permissions import Action, restrict, user_can, user_roles
 from centres.services import membership_grant
 from tests.factories import MembershipFactory, UserFactory
@@ -124,6 +124,7 @@ def test_every_membership_counts_not_only_the_first(site_a, site_b):
     user = UserFactory(username="two_hats")
     MembershipFactory(user=user, site=site_b, role=Role.AUDITOR)  # read first: no SUBMIT
     MembershipFactory(user=user, site=site_a, role=Role.COORDINATOR)
+    Audit.objects.create(site=site_b, audit_year=2023, kind=AuditKind.SURVEILLANCE).auditors.add(user)
     assert user_can(user, Action.SUBMIT, site_a)
     assert user_can(user, Action.DECIDE, site_b)
     assert not user_can(user, Action.SUBMIT, site_b)

@@ -529,6 +529,6 @@ def test_evaluate_replaces_the_current_revision_of_its_site_and_year_only(catalo
     assert (deviation.flag, deviation.source_revision_id) == ("implausible_low", revision.pk)
     assert _log(deviation, "indicators.deviation.opened") == (
         coordinator,
-        {"numerator": 5, "denominator": 20, "revision": revision.pk},
+        {"to": "open", "numerator": 5, "denominator": 20, "revision": revision.pk},
     )
     assert _log(revision, "datasheets.revision.evaluated") == (coordinator, {"flagged": 1, "current": True})

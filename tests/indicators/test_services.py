@@ -99,7 +99,7 @@ def test_sync_opens_one_record_per_flag_with_values_and_log(site_a, keza5):
         assert d.state == DeviationState.OPEN and d.is_active and d.closed_at is None
         assert d.definition_id == keza5.pk
         entry = _log(d, "indicators.deviation.opened")
-        assert entry.data == {"numerator": 1, "denominator": 40, "revision": 77}
+        assert entry.data == {"to": "open", "numerator": 1, "denominator": 40, "revision": 77}
         assert entry.actor is None
 
 
@@ -187,7 +187,13 @@ def test_sync_with_justification_from_the_datasheet(site_a, keza5, coordinator):
     assert stored.justification == "x" * 2000
     assert stored.justified_by == coordinator and stored.justified_at is not None
     entry = _log(stored, "indicators.deviation.justified")
-    assert entry.data == {"via": "datasheet", "revision": 3}
+    assert entry.data == {
+        "from": "open",
+        "to": "justified",
+        "justification": "x" * 2000,
+        "via": "datasheet",
+        "revision": 3,
+    }
     assert entry.actor == coordinator
 
 
@@ -277,17 +283,30 @@ def test_auditor_decides_without_due_date(deviation, auditor, decision):
     assert stored.due_date is None  # a due date belongs only to an Abweichung
     assert stored.decided_by == auditor and stored.decided_at is not None
     entry = _log(stored, f"indicators.deviation.{decision}")
-    assert entry.actor == auditor and entry.data == {"due_date": DUE.isoformat()}
+    # from -> to and the comment; the due date given is not kept for a non-Abweichung
+    assert entry.actor == auditor and entry.data == {"from": "open", "to": decision, "comment": "ok"}
 
 
 def test_auditor_records_nonconformity_with_due_date(deviation, auditor, coordinator):
     deviation_justify(deviation=deviation, text="Begründung", acting_user=coordinator)
     deviation_decide(
-        deviation=deviation, decision="nonconformity", comment="Maßnahme", due_date=DUE, acting_user=auditor
+        deviation=deviation,
+        decision="nonconformity",
+        comment="Studienquote unter Soll",
+        corrective_action=" Studienzugang mit dem Studienzentrum vereinbaren ",
+        due_date=DUE,
+        acting_user=auditor,
     )
     stored = Deviation.objects.get(pk=deviation.pk)
     assert stored.state == DeviationState.NONCONFORMITY and stored.due_date == DUE
-    assert _log(stored, "indicators.deviation.nonconformity").data == {"due_date": "2023-09-30"}
+    assert stored.corrective_action == "Studienzugang mit dem Studienzentrum vereinbaren"
+    assert _log(stored, "indicators.deviation.nonconformity").data == {
+        "from": "justified",
+        "to": "nonconformity",
+        "comment": "Studienquote unter Soll",
+        "corrective_action": "Studienzugang mit dem Studienzentrum vereinbaren",
+        "due_date": "2023-09-30",
+    }
 
 
 def test_nonconformity_without_due_date_is_refused(deviation, auditor):
@@ -297,9 +316,9 @@ def test_nonconformity_without_due_date_is_refused(deviation, auditor):
     assert Deviation.objects.get(pk=deviation.pk).state == DeviationState.OPEN
 
 
-def test_decision_without_due_date_logs_none(deviation, office):
+def test_decision_without_texts_logs_only_from_and_to(deviation, office):
     deviation_decide(deviation=deviation, decision="accepted", acting_user=office)
-    assert _log(deviation, "indicators.deviation.accepted").data == {"due_date": None}
+    assert _log(deviation, "indicators.deviation.accepted").data == {"from": "open", "to": "accepted"}
 
 
 @pytest.mark.parametrize("decision", ["open", "justified", "resolved", "bogus"])
@@ -341,7 +360,9 @@ def test_decide_is_forbidden_for_roles_without_the_right(deviation, who, request
 
 @pytest.mark.parametrize("decision", ["note", "nonconformity"])
 def test_auditor_resolves_note_or_nonconformity(deviation, auditor, decision):
-    deviation_decide(deviation=deviation, decision=decision, comment="Befund", due_date=DUE, acting_user=auditor)
+    deviation_decide(
+        deviation=deviation, decision=decision, comment="Befund", due_date=DUE, corrective_action="Plan", acting_user=auditor
+    )
     deviation_resolve(deviation=deviation, comment=" behoben ", acting_user=auditor)
     stored = Deviation.objects.get(pk=deviation.pk)
     assert stored.state == DeviationState.RESOLVED
@@ -372,7 +393,9 @@ def test_resolve_from_other_states_is_wrong_state(deviation, auditor, coordinato
 
 @pytest.mark.parametrize("who", ["coordinator", "commission", "coordinator_b", "anonymous"])
 def test_resolve_is_forbidden_for_roles_without_the_right(deviation, auditor, who, request):
-    deviation_decide(deviation=deviation, decision="nonconformity", due_date=DUE, acting_user=auditor)
+    deviation_decide(
+        deviation=deviation, decision="nonconformity", due_date=DUE, corrective_action="Plan", acting_user=auditor
+    )
     user = request.getfixturevalue(who)
     with pytest.raises(ApplicationError) as info:
         deviation_resolve(deviation=deviation, comment="selbst erledigt", acting_user=user)

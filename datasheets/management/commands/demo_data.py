@@ -205,6 +205,10 @@ class Command(BaseCommand):
             targets = [None] if which is None else scope[which]
             for site in targets:
                 membership_grant(user=user, role=role, site=site)
+            if role == Role.AUDITOR:
+                # an auditor's scope comes from the audits they are assigned to (issue 9)
+                for audit in Audit.objects.filter(site__in=targets):
+                    audit.auditors.add(user)
             where = (
                 "bundesweit"
                 if which is None
