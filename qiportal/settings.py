@@ -144,6 +144,10 @@ if DEBUG or os.environ.get("PYTEST_VERSION"):
 DATASHEET_MAX_BYTES = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = DATASHEET_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATASHEET_MAX_BYTES + 1024 * 1024
+# Evidence files answering an Abweichung (issue 9): PDF, PNG or JPEG, checked by content in
+# indicators.evidence; each file at most this many bytes (default 10 MB). Larger files go
+# to a temporary file during the upload (FILE_UPLOAD_MAX_MEMORY_SIZE), never into memory.
+QIPORTAL_EVIDENCE_MAX_BYTES = int(os.environ.get("QIPORTAL_EVIDENCE_MAX_BYTES", str(10 * 1024 * 1024)))
 
 # Security headers. CSP is Django's own (6.0+): no inline script, no third-party origin.
 from django.utils.csp import CSP  # noqa: E402
