@@ -8,17 +8,20 @@ answers 404 (STYLE §1, NetBox scoping).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from centres.models import Site
-from centres.permissions import Action, restrict
+from centres.permissions import Action, audit_years, restrict, site_scope
 from qiportal.portal import url_with_query
 
 from .choices import DeviationState
@@ -282,3 +285,123 @@ def indicator_year_choices() -> list[tuple[int, int]]:
     """Kennzahlenjahre with a catalogue version, newest first, as form choices
     ``[(year, year), ...]`` (one query)."""
     return [(y, y) for y in IndicatorYear.objects.order_by("-year").values_list("year", flat=True)]
+
+
+# ------------------------------------------------------------------ auditor's workbench
+
+
+def user_decides_any(user: User) -> bool:
+    """True if the user may DECIDE some deviation: the office (all sites) or an auditor
+    with at least one audit (issue 9). Membership and audit scope are cached on the
+    user, so this costs at most two queries per request."""
+    all_sites, ids = site_scope(user, Action.DECIDE)
+    return all_sites or bool(ids) or bool(audit_years(user))
+
+
+def deviation_overdue_q(day: dt.date | None = None) -> Q:
+    """Q of the overdue Abweichungen on ``day`` (default today): state nonconformity with
+    a due date before that day, the same rule as ``Deviation.is_overdue``."""
+    day = day or timezone.localdate()
+    return Q(state=DeviationState.NONCONFORMITY, due_date__lt=day)
+
+
+@dataclass(frozen=True)
+class SeriesYear:
+    """One indicator year of a site's values for one indicator series (issue 9, the
+    deviation page's context).
+
+    ``definition`` is the series member in force that year (its KeZa code may differ,
+    e.g. KJ2022 "2" and KJ2024 "2a"); ``numerator``/``denominator`` the site's
+    evaluation (None without one); ``value`` the rate (Fraction 0..1) or count, None
+    when not evaluable or missing; ``flags`` the evaluation's Flag values; ``median``
+    the national median of the evaluable sites that year (Fraction; None when not
+    shown or no site is evaluable); ``n_sites`` the number of evaluable sites.
+    """
+
+    indicator_year: int
+    definition: IndicatorDefinition
+    numerator: int | None
+    denominator: int | None
+    value: Fraction | None
+    flags: tuple[str, ...]
+    median: Fraction | None
+    n_sites: int
+
+
+def deviation_series_values(*, user: User, deviation: Deviation, with_median: bool = True) -> list[SeriesYear]:
+    """The site's values of the deviation's indicator over the indicator years, oldest
+    first, following ``definition.series`` (never the bare KeZa code: KJ2022 "2a" and
+    KJ2024 "2a" are different indicators), limited to the years the user may VIEW at
+    that site (``restrict``). A year appears when the site has an evaluation of the
+    series member in force that year, or it is the deviation's own year (then the
+    deviation's numbers stand in). ``median``: national median per year from
+    ``indicators.statistics`` over all sites' evaluations of that member (only with
+    ``with_median``; callers pass ``user_can(user, VIEW_NATIONAL)``). Three queries."""
+    series = deviation.definition.series
+    in_force = dict(IndicatorYear.objects.values_list("year", "catalogue_version_id"))
+    members = {d.version_id: d for d in IndicatorDefinition.objects.filter(series=series).select_related("version")}
+    site_rows = restrict(
+        Evaluation.objects.filter(site_id=deviation.site_id, definition__series=series), user, Action.VIEW
+    ).values_list("indicator_year", "definition_id", "numerator", "denominator", "flags")
+    own: dict[int, tuple[int, int | None, tuple[str, ...]]] = {}
+    for year, definition_id, numerator, denominator, flags in site_rows:
+        member = members.get(in_force.get(year, ""))
+        if member is not None and member.pk == definition_id:
+            own[year] = (numerator, denominator, tuple(flags or ()))
+    if deviation.indicator_year not in own:
+        own[deviation.indicator_year] = (deviation.numerator, deviation.denominator, (deviation.flag,))
+    national: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    if with_median:
+        rows = Evaluation.objects.filter(
+            indicator_year__in=list(own), definition_id__in=[d.pk for d in members.values()]
+        ).values_list("indicator_year", "definition_id", "numerator", "denominator")
+        for year, definition_id, numerator, denominator in rows:
+            member = members.get(in_force.get(year, ""))
+            if member is not None and member.pk == definition_id:
+                national[year].append((numerator, denominator))
+    points = []
+    for year in sorted(own):
+        member = members.get(in_force.get(year, ""), deviation.definition)
+        if year == deviation.indicator_year:
+            member = deviation.definition
+        numerator, denominator, flags = own[year]
+        if member.is_count:
+            value = Fraction(numerator)
+        else:
+            value = Fraction(numerator, denominator) if denominator else None
+        stats = indicator_statistics(national[year], member.rule()) if national[year] else None
+        points.append(
+            SeriesYear(
+                indicator_year=year,
+                definition=member,
+                numerator=numerator,
+                denominator=denominator,
+                value=value,
+                flags=flags,
+                median=stats.median if stats else None,
+                n_sites=stats.n_sites if stats else 0,
+            )
+        )
+    return points
+
+
+def deviation_earlier(*, user: User, deviation: Deviation) -> QuerySet[Deviation]:
+    """The site's deviations of the same indicator series (``definition.series``) in the
+    indicator years before ``deviation``'s, newest first, with their decisions; only the
+    ones the user may VIEW (issue 9). One query."""
+    return (
+        deviation_list(user=user)
+        .filter(
+            site_id=deviation.site_id,
+            definition__series=deviation.definition.series,
+            indicator_year__lt=deviation.indicator_year,
+        )
+        .select_related("decided_by")
+        .order_by("-indicator_year", "flag")
+    )
+
+
+def deviation_decidable(*, user: User, ids: set[int]) -> QuerySet[Deviation]:
+    """The deviations of ``ids`` the user may DECIDE (``restrict``); ids out of that
+    scope or unknown are missing from the result (the caller compares the count)."""
+    return restrict(Deviation.objects.filter(pk__in=ids), user, Action.DECIDE)

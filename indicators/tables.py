@@ -9,15 +9,20 @@ shown as percent with one decimal, rounded half up.
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+
+from centres.permissions import Action, user_can
 
 from .choices import DeviationState, Flag
 from .formatting import EMPTY, format_count, format_percent, format_value
 from .models import Deviation
 
 TABLE_TEMPLATE = "django_tables2/qiportal.html"
+NUM_ATTRS = {"td": {"class": "num"}, "th": {"class": "num"}}
 
 FLAG_LABELS = dict(Flag.choices)
 STATE_LABELS = dict(DeviationState.choices)
@@ -48,38 +53,91 @@ def active_badge(is_active: bool) -> str:
     return format_html('<span class="badge badge--closed">{}</span>', _("closed"))
 
 
+JUSTIFICATION_SHORT = 80
+"""Characters of the Begründung shown in the queue; the full text is in the title."""
+
+DECIDABLE_STATES = (DeviationState.OPEN, DeviationState.JUSTIFIED)
+
+
+def overdue_badge() -> str:
+    """The visible mark of an overdue Abweichung: a badge with text and a sign, never
+    colour alone (issue 9)."""
+    return format_html('<span class="badge badge--overdue">{}</span>', _("overdue"))
+
+
+def due_date_cell(deviation: Deviation) -> str:
+    """Frist of a deviation: the due date (German short date) and, when overdue, the
+    overdue badge; "–" without a due date."""
+    if deviation.due_date is None:
+        return EMPTY
+    text = date_format(deviation.due_date, "SHORT_DATE_FORMAT")
+    if deviation.overdue:
+        return format_html('<span class="nowrap">{}</span> {}', text, overdue_badge())
+    return format_html('<span class="nowrap">{}</span>', text)
+
+
+def repeat_badge(consecutive_years: int) -> str:
+    """ "3. Jahr in Folge" for a deviation flagged in the two years before, too; "" for
+    the first year (issue 9)."""
+    if not consecutive_years or consecutive_years < 2:
+        return ""
+    return format_html(
+        '<span class="badge badge--repeat">{}</span>', _("%(n)d. year in a row") % {"n": consecutive_years}
+    )
+
+
+def shorten(text: str, limit: int = JUSTIFICATION_SHORT) -> str:
+    """``text`` as one line of at most ``limit`` characters, cut at a word with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.") + "…"
+
+
 class DeviationTable(tables.Table):
-    """Scoped deviation records; sortable; site, definition come selected."""
+    """Scoped deviation records, the auditor's queue (issue 9); sortable; site and
+    definition come selected, so the rows cost no query.
+
+    ``user``: a "select" column with a labelled checkbox for the bulk decision
+    "accepted" on every row the user may DECIDE in state open or justified (the column
+    is left out for a user who decides nothing: pass ``selectable=False``).
+    ``query``: the queue's filter and sort as a query string, carried by the links to
+    the deviation pages (their next / previous keep the filter). Ordering always ends
+    with the primary key, so equal sort keys have one stable order.
+    """
 
     region_label = _("Deviations")
 
+    select = tables.Column(
+        verbose_name=_("Selection"), empty_values=(), orderable=False, attrs={"td": {"class": "select"}}
+    )
     site = tables.Column(
         verbose_name=_("Site"),
         order_by=("site__registration_number",),
         linkify=("centres:site_detail", {"pk": tables.A("site_id")}),
     )
     indicator_year = tables.Column(verbose_name=_("Indicator year"), localize=False)
-    code = tables.Column(
-        verbose_name=_("KeZa"),
-        linkify=("indicators:deviation_detail", {"pk": tables.A("pk")}),
-        attrs={"td": {"class": "nowrap"}},
-    )
+    code = tables.Column(verbose_name=_("KeZa"), attrs={"td": {"class": "nowrap"}})
     title = tables.Column(verbose_name=_("Indicator"), accessor="definition__title", orderable=False)
     flag = tables.Column(verbose_name=_("Flag"))
-    numerator = tables.Column(verbose_name=_("Numerator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}})
-    denominator = tables.Column(
-        verbose_name=_("Denominator"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}, default=EMPTY
-    )
-    rate = tables.Column(
-        verbose_name=_("Rate"), orderable=False, empty_values=(), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
-    )
+    numerator = tables.Column(verbose_name=_("Numerator"), attrs=NUM_ATTRS)
+    denominator = tables.Column(verbose_name=_("Denominator"), attrs=NUM_ATTRS, default=EMPTY)
+    rate = tables.Column(verbose_name=_("Rate"), orderable=False, empty_values=(), attrs=NUM_ATTRS)
     state = tables.Column(verbose_name=_("State"))
     is_active = tables.Column(verbose_name=_("Active"))
+    justification = tables.Column(verbose_name=_("Justification"), orderable=False, empty_values=())
+    reason_code = tables.Column(verbose_name=_("Reason"), empty_values=())
+    due_date = tables.Column(verbose_name=_("Due date"), empty_values=())
+    consecutive_years = tables.Column(verbose_name=_("Repeat"), empty_values=())
 
     class Meta:
         model = Deviation
         template_name = TABLE_TEMPLATE
         fields = (
+            "select",
             "site",
             "indicator_year",
             "code",
@@ -90,12 +148,56 @@ class DeviationTable(tables.Table):
             "rate",
             "state",
             "is_active",
+            "justification",
+            "reason_code",
+            "due_date",
+            "consecutive_years",
         )
         order_by = ("site", "-indicator_year", "code")
         empty_text = _("No deviations match the filter.")
 
+    def __init__(self, *args, user=None, selectable: bool = False, query: str = "", **kwargs) -> None:
+        self.user = user
+        self.query = query
+        if not selectable:
+            kwargs["exclude"] = (*kwargs.get("exclude", ()), "select")
+        super().__init__(*args, **kwargs)
+
+    @tables.Table.order_by.setter
+    def order_by(self, value):
+        tables.Table.order_by.fset(self, value)
+        data = getattr(self.data, "data", None)
+        if isinstance(data, QuerySet):
+            self.data.data = data.order_by(*(data.query.order_by or data.model._meta.ordering), "pk")
+
+    def may_select(self, record: Deviation) -> bool:
+        """The row gets a checkbox: open or justified and in the user's DECIDE scope."""
+        return record.state in DECIDABLE_STATES and user_can(self.user, Action.DECIDE, record)
+
+    def render_select(self, record: Deviation) -> str:
+        if self.user is None or not self.may_select(record):
+            return ""
+        label = _("Select: %(site)s KeZa %(code)s, %(year)s, %(flag)s") % {
+            "site": record.site.registration_number,
+            "code": record.code,
+            "year": record.indicator_year,
+            "flag": FLAG_LABELS.get(record.flag, record.flag),
+        }
+        return format_html(
+            '<input type="checkbox" name="deviation" value="{pk}" id="select-{pk}" form="bulk-accept">'
+            '<label class="visually-hidden" for="select-{pk}">{label}</label>',
+            pk=record.pk,
+            label=label,
+        )
+
     def render_site(self, record: Deviation) -> str:
         return str(record.site)
+
+    def render_code(self, record: Deviation) -> str:
+        url = reverse("indicators:deviation_detail", args=[record.pk])
+        if self.query:
+            url = f"{url}?{self.query}"
+        return format_html('<a href="{}">{}</a>', url, record.code)
 
     def render_flag(self, value: str, record: Deviation) -> str:
         return flag_badge(record.flag)
@@ -114,6 +216,23 @@ class DeviationTable(tables.Table):
 
     def render_is_active(self, record: Deviation) -> str:
         return active_badge(record.is_active)
+
+    def render_justification(self, record: Deviation) -> str:
+        if not record.justification:
+            return EMPTY
+        short = shorten(record.justification)
+        if short == record.justification:
+            return short
+        return format_html('<span title="{}">{}</span>', record.justification, short)
+
+    def render_reason_code(self, record: Deviation) -> str:
+        return record.get_reason_code_display() if record.reason_code else EMPTY
+
+    def render_due_date(self, record: Deviation) -> str:
+        return due_date_cell(record)
+
+    def render_consecutive_years(self, record: Deviation) -> str:
+        return repeat_badge(record.consecutive_years)
 
 
 NUM = {"td": {"class": "num"}, "th": {"class": "num"}}

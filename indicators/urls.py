@@ -8,6 +8,7 @@ app_name = "indicators"
 
 urlpatterns = [
     path("deviations/", views.DeviationListView.as_view(), name="deviation_list"),
+    path("deviations/accept/", views.DeviationBulkAcceptView.as_view(), name="deviation_bulk_accept"),
     path("deviations/<int:pk>/", views.DeviationDetailView.as_view(), name="deviation_detail"),
     path("deviations/<int:pk>/justify/", views.DeviationJustifyView.as_view(), name="deviation_justify"),
     path("deviations/<int:pk>/decide/", views.DeviationDecideView.as_view(), name="deviation_decide"),

@@ -10,18 +10,23 @@ error, never a 500. Charts are server-rendered inline SVG (CSP-safe), computed b
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
+from django.views import View
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
@@ -32,27 +37,36 @@ from qiportal.exceptions import ApplicationError
 from qiportal.portal import PortalMixin
 
 from .charts import distribution_chart, trend_chart
-from .choices import DeviationState
-from .filters import DeviationFilterSet
+from .choices import DeviationState, ReasonCode
+from .filters import DeviationFilterSet, queue_params
 from .forms import DecideForm, JustifyForm, NationalYearForm, ResolveForm
 from .models import Deviation, IndicatorDefinition, IndicatorYear
 from .selectors import (
+    deviation_decidable,
+    deviation_earlier,
     deviation_get,
     deviation_list,
+    deviation_series_values,
     indicator_site_values,
     indicator_stats,
     indicator_trend,
     national_default_year,
+    user_decides_any,
 )
-from .services import deviation_decide, deviation_justify, deviation_resolve
+from .series_chart import series_chart
+from .services import deviation_decide, deviation_justify, deviation_resolve, deviations_accept
 from .tables import (
+    STATE_LABELS,
     DeviationTable,
     NationalStatsTable,
     active_badge,
+    due_date_cell,
     flag_badge,
     format_count,
     format_percent,
     format_value,
+    overdue_badge,
+    repeat_badge,
     state_badge,
 )
 
@@ -66,14 +80,38 @@ LOG_ACTIONS = {
     "indicators.deviation.accepted": gettext_lazy("Auditor: accepted"),
     "indicators.deviation.note": gettext_lazy("Auditor: note (Hinweis)"),
     "indicators.deviation.nonconformity": gettext_lazy("Auditor: nonconformity (Abweichung)"),
+    "indicators.deviation.answered": gettext_lazy("Centre: statement on the nonconformity"),
+    "indicators.deviation.sent_back": gettext_lazy("Auditor: statement sent back"),
     "indicators.deviation.resolved": gettext_lazy("Resolved"),
+}
+# Texts a log entry's data may carry (services._transition_log), in display order.
+LOG_TEXTS = {
+    "justification": gettext_lazy("Justification"),
+    "reason_code": gettext_lazy("Reason"),
+    "comment": gettext_lazy("Comment"),
+    "corrective_action": gettext_lazy("Corrective action"),
+    "due_date": gettext_lazy("Due date"),
+    "response": gettext_lazy("Statement of the centre"),
 }
 OPEN_STATES = (DeviationState.OPEN, DeviationState.JUSTIFIED)
 DECIDED_STATES = (DeviationState.NOTE, DeviationState.NONCONFORMITY)
+REASON_LABELS = dict(ReasonCode.choices)
+
+
+def _queue_query(data) -> str:
+    """The queue's filter and sort out of a QueryDict as a query string ("" if none)."""
+    return urlencode(queue_params(data))
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}?{query}" if query else url
 
 
 class DeviationListView(PortalMixin, SingleTableMixin, FilterView):
-    """Scoped deviation records; filter and sort."""
+    """The deviation list; for an auditor the queue of their audits' deviations (what
+    they may DECIDE unless the filter widens it to earlier years), with the bulk
+    decision "accepted" for the selected rows (issue 9). Filter and sort travel with
+    the links to the deviation pages."""
 
     template_name = "indicators/deviation_list.html"
     table_class = DeviationTable
@@ -84,10 +122,115 @@ class DeviationListView(PortalMixin, SingleTableMixin, FilterView):
     def get_queryset(self):
         return deviation_list(user=self.request.user)
 
+    def get_table_kwargs(self):
+        return {
+            "user": self.request.user,
+            "selectable": self.filterset.decides,
+            "query": _queue_query(self.request.GET),
+        }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            decides=self.filterset.decides,
+            bulk_form=BulkAcceptForm(),
+            query=_queue_query(self.request.GET),
+        )
+        return context
+
+
+class BulkAcceptForm(forms.Form):
+    """One comment for the bulk decision "accepted" (the ids come as ``deviation``)."""
+
+    comment = forms.CharField(
+        label=gettext_lazy("Comment for all selected deviations"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "bulk_%s")
+        super().__init__(*args, **kwargs)
+
+
+class DeviationBulkAcceptView(View):
+    """POST: decide the selected deviations "accepted" with one comment
+    (``deviations_accept``, all or nothing), then back to the queue with its filter.
+    A user who decides nothing gets 403; an id outside the user's DECIDE scope (or
+    unknown) 404 and nothing is written; a refusal (wrong state) a message."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        if not user_decides_any(request.user):
+            raise PermissionDenied
+        target = _with_query(
+            reverse("indicators:deviation_list"), _queue_query(QueryDict(request.POST.get("query", "")))
+        )
+        raw = request.POST.getlist("deviation")
+        if not raw:
+            messages.error(request, _("Please select at least one deviation."))
+            return redirect(target)
+        if not all(value.isdigit() for value in raw):
+            raise Http404("unknown deviation")
+        ids = {int(value) for value in raw}
+        deviations = list(deviation_decidable(user=request.user, ids=ids))
+        if len(deviations) != len(ids):
+            raise Http404("deviation out of scope")
+        form = BulkAcceptForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("The comment is too long (at most 2,000 characters)."))
+            return redirect(target)
+        try:
+            deviations_accept(deviations=deviations, comment=form.cleaned_data["comment"], acting_user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                ngettext("%(n)d deviation was accepted.", "%(n)d deviations were accepted.", len(deviations))
+                % {"n": len(deviations)},
+            )
+        return redirect(target)
+
+
+def queue_neighbours(request, deviation: Deviation, query: str) -> dict:
+    """Position of ``deviation`` in the queue filtered and sorted by ``query`` (the
+    list's query string): ``{"previous": url | None, "next": url | None, "position":
+    int, "total": int}`` with the neighbours' URLs carrying the same query; ``{}`` when
+    the deviation is not in that queue. Same filterset, same table ordering (with the
+    primary key last) as the list. One query for the ids, plus the filter's own."""
+    data = QueryDict(query)
+    filterset = DeviationFilterSet(data, queryset=deviation_list(user=request.user), request=request)
+    if not filterset.is_valid():
+        return {}
+    table = DeviationTable(filterset.qs)
+    if data.get("sort"):
+        table.order_by = data["sort"]
+    pks = list(table.data.data.values_list("pk", flat=True))
+    try:
+        index = pks.index(deviation.pk)
+    except ValueError:
+        return {}
+
+    def url(pk):
+        return _with_query(reverse("indicators:deviation_detail", args=[pk]), query)
+
+    return {
+        "previous": url(pks[index - 1]) if index > 0 else None,
+        "next": url(pks[index + 1]) if index + 1 < len(pks) else None,
+        "position": index + 1,
+        "total": len(pks),
+    }
+
 
 class DeviationDetailView(PortalMixin, TemplateView):
-    """One deviation record (404 out of scope), its log and the review step forms the
-    user may use in its state."""
+    """One deviation record (404 out of scope) in its context: the site's values of the
+    indicator series over the years with the national median and the target, the
+    earlier deviations of the series and their decisions, the log with from → to and
+    texts, next / previous in the queue (the queue's filter in the query string), and
+    the review step forms the user may use in its state (issue 9)."""
 
     template_name = "indicators/deviation_detail.html"
     nav_section = "deviations"
@@ -95,6 +238,7 @@ class DeviationDetailView(PortalMixin, TemplateView):
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
             self.deviation = deviation_get(user=request.user, pk=kwargs["pk"])
+            self.query = _queue_query(request.GET)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -104,48 +248,110 @@ class DeviationDetailView(PortalMixin, TemplateView):
         can_justify = user_can(user, Action.JUSTIFY, deviation) and deviation.state in OPEN_STATES
         can_decide = user_can(user, Action.DECIDE, deviation)
         english = (translation.get_language() or "de")[:2] == "en"
+        with_median = user_can(user, Action.VIEW_NATIONAL)
+        points = deviation_series_values(user=user, deviation=deviation, with_median=with_median)
         context.update(
             deviation=deviation,
             definition=definition,
             flag_badge=flag_badge(deviation.flag),
             state_badge=state_badge(deviation.state),
             active_badge=active_badge(deviation.is_active),
+            overdue_badge=overdue_badge() if deviation.overdue else "",
+            repeat_badge=repeat_badge(deviation.consecutive_years),
+            due_date=due_date_cell(deviation),
             rate=format_percent(deviation.rate) if not definition.is_count else None,
             numerator=format_count(deviation.numerator),
             denominator=format_count(deviation.denominator),
             numerator_text=(definition.numerator_en if english else "") or definition.numerator_de,
             denominator_text=(definition.denominator_en if english else "") or definition.denominator_de,
             log_entries=self.log_entries(deviation),
+            series=series_chart(points, definition=definition, current_year=deviation.indicator_year),
+            with_median=with_median,
+            earlier=self.earlier(deviation),
+            query=self.query,
+            queue_url=_with_query(reverse("indicators:deviation_list"), self.query),
+            neighbours=queue_neighbours(self.request, deviation, self.query),
         )
         # A form is shown only for a step the user may take now; a bound form (after a
         # refused POST) replaces the empty one.
         steps = {
-            "justify_form": (can_justify, lambda: JustifyForm(initial={"text": deviation.justification})),
+            "justify_form": (
+                can_justify,
+                lambda: JustifyForm(initial={"text": deviation.justification, "reason_code": deviation.reason_code}),
+            ),
             "decide_form": (can_decide and deviation.state in OPEN_STATES, DecideForm),
             "resolve_form": (can_decide and deviation.state in DECIDED_STATES, ResolveForm),
         }
         for name, (allowed, empty) in steps.items():
             context[name] = (kwargs.get(name) or empty()) if allowed else None
+        for name in ("justify", "decide", "resolve"):
+            context[f"{name}_url"] = _with_query(
+                reverse(f"indicators:deviation_{name}", args=[deviation.pk]), self.query
+            )
         return context
+
+    def earlier(self, deviation: Deviation) -> list[dict]:
+        """The earlier deviations of the site's series with their decision, as rows."""
+        return [
+            {
+                "deviation": d,
+                "url": reverse("indicators:deviation_detail", args=[d.pk]),
+                "flag": flag_badge(d.flag),
+                "state": state_badge(d.state),
+                "closed": "" if d.is_active else active_badge(False),
+                "repeat": repeat_badge(d.consecutive_years),
+                "due_date": due_date_cell(d),
+            }
+            for d in deviation_earlier(user=self.request.user, deviation=deviation)
+        ]
 
     @staticmethod
     def log_entries(deviation: Deviation) -> list[dict]:
+        """The deviation's log, oldest first: label, actor, from → to state labels and
+        the texts stored with the entry (justification, reason, comment, corrective
+        action, due date as a German date, statement)."""
         entries = log_entry_list(obj=deviation)
-        return [
-            {
-                "entry": entry,
-                "label": LOG_ACTIONS.get(entry.action, entry.action),
-                "actor": (entry.actor.get_full_name() or entry.actor.get_username()) if entry.actor else _("system"),
-                "revision": (entry.data or {}).get("revision"),
-                "due_date": (entry.data or {}).get("due_date"),
-            }
-            for entry in entries
-        ]
+        items = []
+        for entry in entries:
+            data = entry.data or {}
+            texts = []
+            for key, label in LOG_TEXTS.items():
+                value = data.get(key)
+                if not value:
+                    continue
+                if key == "reason_code":
+                    value = REASON_LABELS.get(value, value)
+                elif key == "due_date":
+                    value = _date_text(value)
+                texts.append({"label": label, "value": value})
+            items.append(
+                {
+                    "entry": entry,
+                    "label": LOG_ACTIONS.get(entry.action, entry.action),
+                    "actor": (entry.actor.get_full_name() or entry.actor.get_username())
+                    if entry.actor
+                    else _("system"),
+                    "revision": data.get("revision"),
+                    "from": STATE_LABELS.get(data.get("from"), data.get("from")) if data.get("from") else "",
+                    "to": STATE_LABELS.get(data.get("to"), data.get("to")) if data.get("to") else "",
+                    "texts": texts,
+                }
+            )
+        return items
+
+
+def _date_text(value: str) -> str:
+    """An ISO date of a log entry in the German short format; other text unchanged."""
+    try:
+        return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+    except (TypeError, ValueError):
+        return str(value)
 
 
 class DeviationStepView(DeviationDetailView):
-    """POST of one review step; success redirects to the record, a refusal (invalid
-    form or ApplicationError) answers 200 with the record page and the message."""
+    """POST of one review step; success redirects to the record (with the queue's
+    filter), a refusal (invalid form or ApplicationError) answers 200 with the record
+    page and the message."""
 
     http_method_names = ["post"]
     form_class: type = JustifyForm
@@ -166,7 +372,9 @@ class DeviationStepView(DeviationDetailView):
                 messages.error(request, exc.message)
             else:
                 messages.success(request, self.success_message)
-                return redirect("indicators:deviation_detail", pk=self.deviation.pk)
+                return redirect(
+                    _with_query(reverse("indicators:deviation_detail", args=[self.deviation.pk]), self.query)
+                )
         else:
             messages.error(request, _("The change was not saved. Please see below."))
         self.deviation.refresh_from_db()

@@ -683,7 +683,9 @@ def test_deviation_detail_shows_value_and_history(
         response = client.get(reverse("indicators:deviation_detail", args=[deviation.pk]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert re.findall(r'class="badge badge--([\w-]+)"', body) == ["target_not_met", "state-open", "active"]
+    # the badges under the heading (the series table below repeats the flag of the year)
+    badges = re.search(r'<p class="badges">(.*?)</p>', body, re.S).group(1)
+    assert re.findall(r'class="badge badge--([\w-]+)"', badges) == ["target_not_met", "state-open", "active"]
     value, review = page_of(response).dls
     assert value == [
         "KHT-A01 Uniklinikum Aachen",
