@@ -128,6 +128,21 @@ def _structure_ok(content: bytes, kind: str) -> bool:
     return True
 
 
+def evidence_check_size(*, filename: str, size: int) -> None:
+    """Raise ApplicationError EVIDENCE_SIZE (naming the file, its size and the limit)
+    when ``size`` bytes exceed ``settings.QIPORTAL_EVIDENCE_MAX_BYTES``. Lets a view
+    refuse an upload by its size before reading it."""
+    limit = settings.QIPORTAL_EVIDENCE_MAX_BYTES
+    if size > limit:
+        name = evidence_filename(filename)
+        raise ApplicationError(
+            DeviationError.EVIDENCE_SIZE,
+            _("%(name)s: the file is %(size)s; at most %(limit)s is allowed.")
+            % {"name": name or _("(no name)"), "size": filesizeformat(size), "limit": filesizeformat(limit)},
+            filename=name,
+        )
+
+
 def evidence_check(*, filename: str, content: bytes) -> CheckedFile:
     """Check one evidence file without writing anything; returns the ``CheckedFile``.
 
@@ -135,16 +150,9 @@ def evidence_check(*, filename: str, content: bytes) -> CheckedFile:
     ``settings.QIPORTAL_EVIDENCE_MAX_BYTES``, and EVIDENCE_TYPE when the content is no
     complete PDF, PNG or JPEG or the name's extension names another type (a PNG named
     ``.pdf``, HTML named ``.pdf``). The message names the file."""
+    evidence_check_size(filename=filename, size=len(content))
     name = evidence_filename(filename)
     shown = name or _("(no name)")
-    limit = settings.QIPORTAL_EVIDENCE_MAX_BYTES
-    if len(content) > limit:
-        raise ApplicationError(
-            DeviationError.EVIDENCE_SIZE,
-            _("%(name)s: the file is %(size)s; at most %(limit)s is allowed.")
-            % {"name": shown, "size": filesizeformat(len(content)), "limit": filesizeformat(limit)},
-            filename=name,
-        )
     kind = sniff(content)
     extension = posixpath.splitext(name)[1].lower()
     if kind is None or extension not in TYPES[kind][2] or not _structure_ok(content, kind):

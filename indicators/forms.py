@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .choices import DeviationState, ReasonCode
+from .evidence import ACCEPT as EVIDENCE_ACCEPT
 from .selectors import indicator_year_choices
 
 DECISION_CHOICES = [
@@ -84,6 +85,26 @@ class ResolveForm(_StepForm):
     )
 
 
+class MultipleFileInput(forms.FileInput):
+    """A file input that lets the user choose several files (Django's documented
+    ``allow_multiple_selected``)."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploaded files; ``cleaned_data`` is a list (empty when none was chosen)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        items = data if isinstance(data, list | tuple) else [data]
+        return [cleaned for cleaned in (single(item, initial) for item in items) if cleaned]
+
+
 class AnswerForm(_StepForm):
     """The centre's statement on an Abweichung, with evidence files (PDF, PNG, JPEG);
     files are checked by ``indicators.evidence``."""
@@ -96,6 +117,22 @@ class AnswerForm(_StepForm):
         help_text=_("What was done about the nonconformity? At most 4,000 characters."),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+    files = MultipleFileField(
+        label=_("Evidence files"),
+        required=False,
+        help_text=_("PDF, PNG or JPEG; several files may be chosen at once."),
+        widget=MultipleFileInput(attrs={"accept": EVIDENCE_ACCEPT}),
+    )
+
+    MAX_FILES = 10
+
+    def clean_files(self) -> list:
+        files = self.cleaned_data["files"]
+        if len(files) > self.MAX_FILES:
+            raise forms.ValidationError(
+                _("At most %(n)d files per answer.") % {"n": self.MAX_FILES}, code="too_many_files"
+            )
+        return files
 
 
 class SendBackForm(_StepForm):

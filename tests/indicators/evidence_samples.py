@@ -8,8 +8,9 @@ import datetime as dt
 import io
 import zipfile
 
+from centres.models import LogEntry
 from indicators.choices import DeviationState
-from indicators.models import Deviation, IndicatorDefinition
+from indicators.models import Deviation, Evidence, IndicatorDefinition
 from indicators.services import deviation_decide, deviation_justify, deviation_resolve, deviation_sync
 
 YEAR = 2022
@@ -71,3 +72,19 @@ def make_deviation(site, *, state: str = DeviationState.NONCONFORMITY, auditor=N
     if state == DeviationState.RESOLVED:
         deviation = deviation_resolve(deviation=deviation, acting_user=auditor)
     return deviation
+
+
+def stored_files(media) -> list[str]:
+    """Paths of all files below the test's MEDIA_ROOT ``media``, relative to it."""
+    return sorted(str(p.relative_to(media)) for p in media.rglob("*") if p.is_file())
+
+
+def snapshot(media) -> tuple:
+    """Everything a refused step must leave untouched: deviation rows, log entries,
+    evidence rows, stored files."""
+    return (
+        list(Deviation.objects.order_by("pk").values()),
+        list(LogEntry.objects.order_by("pk").values_list("pk", "action")),
+        list(Evidence.objects.values_list("pk", flat=True)),
+        stored_files(media),
+    )

@@ -23,7 +23,15 @@ from indicators.models import Deviation, Evidence
 from indicators.services import deviation_resolve, deviation_respond, deviation_send_back
 from qiportal.exceptions import ApplicationError
 from tests.factories import MembershipFactory, UserFactory
-from tests.indicators.evidence_samples import HTML, image_bytes, make_deviation, pdf_bytes, zip_bytes
+from tests.indicators.evidence_samples import (
+    HTML,
+    image_bytes,
+    make_deviation,
+    pdf_bytes,
+    snapshot,
+    stored_files,
+    zip_bytes,
+)
 
 ROLES = [
     "coordinator",
@@ -83,20 +91,6 @@ def nonconformity(catalogue, site_a, coordinator, auditor):
 @pytest.fixture
 def answered(nonconformity, coordinator):
     return deviation_respond(deviation=nonconformity, text="Protokolle liegen bei.", acting_user=coordinator)
-
-
-def stored_files(media) -> list[str]:
-    return sorted(str(p.relative_to(media)) for p in media.rglob("*") if p.is_file())
-
-
-def snapshot(media) -> tuple:
-    """Everything a refused step must leave untouched."""
-    return (
-        list(Deviation.objects.order_by("pk").values()),
-        list(LogEntry.objects.order_by("pk").values_list("pk", "action")),
-        list(Evidence.objects.values_list("pk", flat=True)),
-        stored_files(media),
-    )
 
 
 def refused(code: DeviationError, media, call) -> None:
