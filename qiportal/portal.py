@@ -33,6 +33,8 @@ def navigation(request, section: str = "") -> list[dict]:
     ]
     if user_can(user, Action.VIEW_NATIONAL):
         entries.append(("indicators:national", _("National results"), "national"))
+    if user_roles(user) & {Role.COMMISSION, Role.OFFICE}:
+        entries.append(("system_status", _("Certification system"), "system"))
     if user_can(user, Action.MANAGE):
         entries.append(("login_lockout_list", _("Login lock-outs"), "lockouts"))
     if user.is_staff:

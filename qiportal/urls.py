@@ -19,7 +19,7 @@ from centres import urls as centres_urls
 from centres import views as centres_views
 from datasheets import site_views
 
-from .views import HomeView
+from .views import HomeView, SystemStatusView
 
 site_patterns = [
     *centres_urls.urlpatterns,
@@ -29,6 +29,7 @@ site_patterns = [
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
+    path("system/", SystemStatusView.as_view(), name="system_status"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True),

@@ -257,8 +257,9 @@ def test_pages_have_no_inline_script_or_style(client, catalogue, coordinator, si
 HOME_EXPECTED = {
     "coordinator": (["site_a"], [("open", 1)], False),
     "auditor": (["site_a"], [("justified", 1)], True),
-    "commission": (["site_a", "site_b"], [], True),
-    "office": (["site_a", "site_b"], [("justified", 3)], True),
+    # commission and office see their work instead of site cards (tests/test_system_status.py)
+    "commission": ([], [], True),
+    "office": ([], [("justified", 3)], True),
 }
 
 
@@ -281,6 +282,7 @@ def test_home_answers_for_every_role(client, catalogue, site_a, site_b, request,
     site_urls = re.findall(r'class="site-card__title"><a href="([^"]+)">', body)
     assert site_urls == [reverse("centres:site_detail", args=[request.getfixturevalue(s).pk]) for s in sites]
     tiles = re.findall(r'<a href="([^"]+)"><span class="tile__count">(\d+)</span>', body)
+    tiles = [t for t in tiles if "state=" in t[0]]  # the review tiles; overdue/failed: test_system_status
     deviations = reverse("indicators:deviation_list")
     assert tiles == [(f"{deviations}?state={state}&amp;active=active", str(n)) for state, n in tasks]
     assert (reverse("indicators:national") in body) == national
