@@ -168,6 +168,7 @@ class AuditError(models.TextChoices):
 
     FORBIDDEN = "forbidden", _("Only the certification office assigns auditors.")
     NOT_AUDITOR = "not_auditor", _("Only users with the auditor role can be assigned to an audit.")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Unknown audit outcome.")
 
 
 class Audit(models.Model):

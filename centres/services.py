@@ -9,7 +9,7 @@ from django.db import models, transaction
 
 from qiportal.exceptions import ApplicationError
 
-from .models import Audit, AuditError, LogEntry, Membership, Role, Site
+from .models import Audit, AuditError, AuditOutcome, LogEntry, Membership, Role, Site
 from .permissions import Action, forget, user_can
 
 
@@ -49,9 +49,7 @@ def audit_auditors_set(*, audit: Audit, auditors, acting_user) -> Audit:
         if not user_can(acting_user, Action.MANAGE):
             raise ApplicationError(AuditError.FORBIDDEN)
         auditors = list(auditors)
-        holders = set(
-            Membership.objects.filter(role=Role.AUDITOR, user__in=auditors).values_list("user_id", flat=True)
-        )
+        holders = set(Membership.objects.filter(role=Role.AUDITOR, user__in=auditors).values_list("user_id", flat=True))
         lacking = [u for u in auditors if u.pk not in holders]
         if lacking:
             raise ApplicationError(AuditError.NOT_AUDITOR, lacking=[u.username for u in lacking])
@@ -65,3 +63,33 @@ def audit_auditors_set(*, audit: Audit, auditors, acting_user) -> Audit:
         for user in auditors:
             forget(user)
         return audit
+
+
+def audit_update(*, audit: Audit, reduced_cycle: bool, outcome: str, acting_user) -> Audit:
+    """Office: set the REDZYK flag (``reduced_cycle``) and the ``outcome`` (an
+    ``AuditOutcome`` value, "" = not decided yet) of ``audit``; logs
+    ``centres.audit.updated`` with ``{"from": {...}, "to": {...}}`` holding the changed
+    fields only (nothing is logged when nothing changed).
+
+    Raises ``ApplicationError(AuditError.FORBIDDEN)`` unless ``acting_user`` may MANAGE,
+    ``AuditError.OUTCOME_UNKNOWN`` for an outcome that is not an ``AuditOutcome``."""
+    with transaction.atomic():
+        if not user_can(acting_user, Action.MANAGE):
+            raise ApplicationError(AuditError.FORBIDDEN)
+        if outcome and outcome not in AuditOutcome.values:
+            raise ApplicationError(AuditError.OUTCOME_UNKNOWN)
+        audit = Audit.objects.select_for_update().get(pk=audit.pk)
+        before = {"reduced_cycle": audit.reduced_cycle, "outcome": audit.outcome}
+        after = {"reduced_cycle": bool(reduced_cycle), "outcome": outcome}
+        changed = [key for key in before if before[key] != after[key]]
+        if changed:
+            audit.reduced_cycle, audit.outcome = after["reduced_cycle"], after["outcome"]
+            audit.save(update_fields=changed)
+            log_entry_create(
+                actor=acting_user,
+                obj=audit,
+                action="centres.audit.updated",
+                data={"from": {k: before[k] for k in changed}, "to": {k: after[k] for k in changed}},
+            )
+        return audit
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
-from .models import Site
+from .models import Audit, Site
 
 TABLE_TEMPLATE = "django_tables2/qiportal.html"
 
@@ -34,4 +34,59 @@ class SiteTable(tables.Table):
         empty_text = _("No sites match the filter.")
 
     def render_standalone(self, value: bool) -> str:
+        return _("yes") if value else _("no")
+
+
+class AuditTable(tables.Table):
+    """Audits in scope (``centres.selectors.audit_list``): site, years, kind, date,
+    auditors, REDZYK, outcome, links to the dossier and (office only; the view excludes
+    the column for others) to the assignment page."""
+
+    region_label = _("Audits")
+
+    site = tables.Column(
+        verbose_name=_("Site"),
+        accessor="site__registration_number",
+        order_by=("site__registration_number",),
+        linkify=("centres:site_detail", {"pk": tables.A("site_id")}),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    audit_year = tables.Column(verbose_name=_("Audit year"))
+    indicator_year = tables.Column(
+        verbose_name=_("Indicator year"), accessor="indicator_year", order_by=("audit_year",)
+    )
+    kind = tables.Column(verbose_name=_("Kind"))
+    date = tables.DateColumn(verbose_name=_("Date"), format="d.m.Y")
+    auditors = tables.Column(verbose_name=_("Auditors"), accessor="pk", orderable=False)
+    reduced_cycle = tables.Column(verbose_name=_("Reduced cycle (REDZYK)"))
+    outcome = tables.Column(verbose_name=_("Outcome"))
+    dossier = tables.LinkColumn(
+        "audits:audit_dossier",
+        args=[tables.A("pk")],
+        text=_("Dossier"),
+        verbose_name=_("Dossier"),
+        accessor="pk",
+        orderable=False,
+    )
+    assign = tables.LinkColumn(
+        "audits:audit_assign",
+        args=[tables.A("pk")],
+        text=_("Edit"),
+        verbose_name=_("Assignment"),
+        accessor="pk",
+        orderable=False,
+    )
+
+    class Meta:
+        model = Audit
+        template_name = TABLE_TEMPLATE
+        fields = ("site", "audit_year", "indicator_year", "kind", "date", "auditors", "reduced_cycle", "outcome")
+        order_by = ("-audit_year", "site")
+        empty_text = _("No audits match the filter.")
+
+    def render_auditors(self, record: Audit) -> str:
+        names = [u.get_full_name() or u.username for u in record.auditors.all()]
+        return ", ".join(sorted(names)) or "–"
+
+    def render_reduced_cycle(self, value: bool) -> str:
         return _("yes") if value else _("no")

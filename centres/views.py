@@ -11,10 +11,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
@@ -23,9 +25,12 @@ from qiportal.login import cooloff_minutes
 from qiportal.portal import PortalMixin
 
 from .filters import SiteFilterSet
+from .forms import AuditAssignForm
 from .lockouts import LockoutKind, login_lockout_list, login_lockout_reset
+from .models import AuditOutcome
 from .permissions import Action, user_can
-from .selectors import site_list
+from .selectors import audit_get_for_office, log_entry_list, site_list
+from .services import audit_auditors_set, audit_update
 from .tables import SiteTable
 
 
@@ -85,3 +90,83 @@ class LoginLockoutResetView(OfficeOnlyMixin, View):
                 text = _("Unlocked: logins from the address %(value)s are possible again.")
             messages.success(request, text % {"value": value})
         return redirect("login_lockout_list")
+
+
+class AuditAssignView(OfficeOnlyMixin, PortalMixin, FormView):
+    """The office's page for one audit (issue 9): its auditors (checkboxes, users with
+    an auditor membership only), REDZYK and outcome, through ``audit_auditors_set`` and
+    ``audit_update`` in one transaction; other roles 403, an audit out of the office's
+    scope 404. A refusal (e.g. a user without the auditor role) is shown as a form error
+    and nothing is written."""
+
+    template_name = "centres/audit_assign.html"
+    form_class = AuditAssignForm
+    nav_section = "audits"
+
+    def get_audit(self):
+        if not hasattr(self, "_audit"):
+            self._audit = audit_get_for_office(user=self.request.user, pk=self.kwargs["pk"])
+        return self._audit
+
+    def get_initial(self):
+        audit = self.get_audit()
+        return {"auditors": list(audit.auditors.all()), "reduced_cycle": audit.reduced_cycle, "outcome": audit.outcome}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(audit=self.get_audit(), history=audit_history(self.get_audit()))
+        return context
+
+    def form_valid(self, form):
+        audit = self.get_audit()
+        try:
+            with transaction.atomic():
+                audit_auditors_set(audit=audit, auditors=form.cleaned_data["auditors"], acting_user=self.request.user)
+                audit_update(
+                    audit=audit,
+                    reduced_cycle=form.cleaned_data["reduced_cycle"],
+                    outcome=form.cleaned_data["outcome"],
+                    acting_user=self.request.user,
+                )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        messages.success(self.request, _("The audit %(audit)s was saved.") % {"audit": audit})
+        return redirect("audits:audit_list")
+
+
+AUDIT_ACTIONS = {
+    "centres.audit.auditors_set": gettext_lazy("Auditors"),
+    "centres.audit.updated": gettext_lazy("REDZYK / outcome"),
+}
+
+
+def _audit_state_text(value) -> str:
+    """A logged "from"/"to" of an audit as text: a list of user names, or a dict of
+    ``reduced_cycle`` / ``outcome``."""
+    if isinstance(value, list):
+        return ", ".join(value) or "–"
+    if isinstance(value, dict):
+        parts = []
+        if "reduced_cycle" in value:
+            parts.append(f"{_('Reduced cycle (REDZYK)')}: {_('yes') if value['reduced_cycle'] else _('no')}")
+        if "outcome" in value:
+            outcome = dict(AuditOutcome.choices).get(value["outcome"], "–")
+            parts.append(f"{_('Outcome')}: {outcome}")
+        return "; ".join(parts)
+    return "–" if value in (None, "") else str(value)
+
+
+def audit_history(audit) -> list[dict]:
+    """The audit's log entries as rows ``{"time", "actor", "change", "before", "after"}``
+    (texts), oldest first."""
+    return [
+        {
+            "time": entry.created_at,
+            "actor": entry.actor,
+            "change": AUDIT_ACTIONS.get(entry.action, entry.action),
+            "before": _audit_state_text(entry.data.get("from")),
+            "after": _audit_state_text(entry.data.get("to")),
+        }
+        for entry in log_entry_list(obj=audit)
+    ]

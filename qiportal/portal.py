@@ -30,6 +30,7 @@ def navigation(request, section: str = "") -> list[dict]:
         ("centres:site_list", _("Sites"), "sites"),
         ("datasheets:revision_list", _("Data sheets"), "datasheets"),
         ("indicators:deviation_list", _("Deviations"), "deviations"),
+        ("audits:audit_list", _("Audits"), "audits"),
     ]
     if user_can(user, Action.VIEW_NATIONAL):
         entries.append(("indicators:national", _("National results"), "national"))

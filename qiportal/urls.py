@@ -42,6 +42,7 @@ urlpatterns = [
     path("sites/", include((site_patterns, centres_urls.app_name))),
     path("datasheets/", include("datasheets.urls")),
     path("indicators/", include("indicators.urls")),
+    path("audits/", include("qiportal.audit_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -100,6 +100,7 @@ SAME_IN_GERMAN = {
     "P95",
     "ok",
     "Status",
+    "Audits",
 }
 
 
