@@ -9,7 +9,7 @@ from django.db import models, transaction
 
 from qiportal.exceptions import ApplicationError
 
-from .models import Audit, AuditError, AuditOutcome, LogEntry, Membership, Role, Site
+from .models import Audit, AuditError, AuditOutcome, LogEntry, Membership, NotificationSetting, Role, Site
 from .permissions import Action, forget, user_can
 
 
@@ -93,3 +93,21 @@ def audit_update(*, audit: Audit, reduced_cycle: bool, outcome: str, acting_user
             )
         return audit
 
+
+def notification_setting_set(*, user, digest_enabled: bool) -> NotificationSetting:
+    """Switch ``user``'s daily digest mail on or off (issue 9; no row means on). Logs
+    ``centres.notification.digest_set`` {"from", "to"} when the choice changed. Every
+    logged-in person may set their own choice; nobody sets another's here."""
+    with transaction.atomic():
+        setting, _created = NotificationSetting.objects.select_for_update().get_or_create(user=user)
+        before = setting.digest_enabled
+        if before != digest_enabled:
+            setting.digest_enabled = digest_enabled
+            setting.save(update_fields=["digest_enabled"])
+            log_entry_create(
+                actor=user,
+                obj=setting,
+                action="centres.notification.digest_set",
+                data={"from": before, "to": digest_enabled},
+            )
+        return setting

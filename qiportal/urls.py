@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from centres import notification_views
 from centres import urls as centres_urls
 from centres import views as centres_views
 from datasheets import site_views
@@ -38,6 +39,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login-lockouts/", centres_views.LoginLockoutListView.as_view(), name="login_lockout_list"),
     path("login-lockouts/unlock/", centres_views.LoginLockoutResetView.as_view(), name="login_lockout_reset"),
+    path(
+        "account/notifications/",
+        notification_views.NotificationSettingsView.as_view(),
+        name="notification_settings",
+    ),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("sites/", include((site_patterns, centres_urls.app_name))),
     path("datasheets/", include("datasheets.urls")),
