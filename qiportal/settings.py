@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -273,13 +274,46 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
     "visibility_timeout": int(os.environ.get("QIPORTAL_VISIBILITY_TIMEOUT", 3 * _longest_task)),
 }
+# Celery evaluates crontab schedules in its own time zone: the portal's (Europe/Berlin).
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "revisions-recover": {
         "task": "datasheets.tasks.revisions_recover_task",
         "schedule": QIPORTAL_RECOVER_INTERVAL,
-    }
+    },
+    # The daily digest mail per person (issue 9), 06:00 Europe/Berlin.
+    "digests-daily": {
+        "task": "indicators.tasks.digests_send_task",
+        "schedule": crontab(hour=6, minute=0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("QIPORTAL_BEAT_SCHEDULE_FILE", str(DATA_DIR / "celerybeat-schedule"))
+
+# Mail (issue 9: the daily digest), Django's MAILERS: the console backend (mails printed
+# to the log) unless EMAIL_HOST is set in the environment; then SMTP with EMAIL_PORT
+# (default 587), EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (default on).
+# No secrets in the repository: they come from the environment only.
+_email_host = os.environ.get("EMAIL_HOST", "").strip()
+if _email_host:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": int(os.environ.get("EMAIL_PORT", "587")),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", default=True),
+                "timeout": 30,
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "QI-Portal KHT <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Absolute links in mails (no request there): scheme, host and port, no trailing slash.
+QIPORTAL_BASE_URL = os.environ.get("QIPORTAL_BASE_URL", "http://localhost:8000").rstrip("/")
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}
