@@ -366,3 +366,40 @@ def test_demo_shows_the_catalogue_figures_for_2023(transactional_db):
     fachexperte = Audit.objects.filter(auditors__username="fachexperte")
     assert fachexperte.filter(audit_year=2023).values("site").distinct().count() == 12
     assert fachexperte.filter(audit_year=2025).values("site").distinct().count() == 12
+
+
+@pytest.mark.parametrize("seed", [2022, 1, 99])
+def test_demo_plan_gives_the_figures_without_a_database(seed):
+    """The pure plan (fixtures.demo.certification) already holds the certificate and
+    audit figures for any seed; the Abweichungen need the imported deviations (slow test)."""
+    from fixtures.demo import demo_sites
+    from fixtures.demo.certification import AUDITORS, demo_certification, former_site
+
+    sites = demo_sites(seed)
+    plans = demo_certification(sites, seed)
+    assert demo_certification(demo_sites(seed), seed) == plans
+    info = {s.registration_number: s for s in [*sites, former_site()]}
+    certified = [
+        reg
+        for reg, plan in plans.items()
+        if any(c.valid_from <= AS_OF <= c.valid_until and c.status != "ended" for c in plan.certificates)
+    ]
+    audits = [(reg, a) for reg, plan in plans.items() for a in plan.audits if a.audit_year == AUDIT_YEAR]
+    wanted = _catalogue_figures()
+    assert len(certified) == wanted["certified_sites"]
+    assert len({info[r].centre_name for r in certified}) == wanted["certified_centres"]
+    assert sum(info[r].country != "DE" for r in certified) == wanted["sites_abroad"]
+    assert sum(info[r].standalone for r in certified) == wanted["standalone_sites"]
+    assert sum(p.certificates[0].valid_from.year == AUDIT_YEAR for p in plans.values()) == wanted["new_certificates"]
+    assert len(audits) == wanted["audits"]
+    assert len({info[r].centre_name for r, a in audits if a.reduced_cycle}) == wanted["centres_in_reduced_cycle"]
+    assert {u for _r, a in audits for u in a.auditors} == set(AUDITORS)
+    assert len(AUDITORS) == wanted["active_auditors"]
+    assert [a.outcome for _r, a in audits].count("reduced_validity") == wanted["reduced_validity"]
+    assert [a.outcome for _r, a in audits].count("ended_at_request") == wanted["ended_at_request"]
+    # the first 12 sites: "fachexperte" on every audit, each year up to 2025
+    for reg in sorted(info)[:12]:
+        years = [a.audit_year for a in plans[reg].audits if "fachexperte" in a.auditors]
+        assert years == list(range(info[reg].initial_certification, 2026))
+    # the planned initial certification is the first certificate's start
+    assert all(p.initial_certification == p.certificates[0].valid_from for p in plans.values())

@@ -1,34 +1,43 @@
 """``python manage.py demo_data``: a realistic national demo, imported the real way.
 
-Creates the 81 fictional demo sites (``fixtures/demo/``), their certificates and
-audits, one demo login per role, and for every Kennzahlenjahr (default 2019-2024) writes
+Creates the 81 fictional demo sites (``fixtures/demo/``), their certificates, audits
+and auditors (``fixtures.demo.certification``: the catalogue's ``system_figures`` for the
+end of 2023, shown on the status page ``/system/``), one demo login per role, and for every Kennzahlenjahr (default 2019-2024) writes
 each site's Datenblatt with the template generator and imports it through
 ``datasheet_upload`` — the same service as a web upload, so validation, evaluation and
 deviation records are produced by the Celery tasks (eager without a broker; with a broker
-the command waits for the worker). Deterministic for a seed; idempotent (a site and
-year that already has an evaluated revision is skipped unless ``--force``).
+the command waits for the worker). When Kennzahlenjahr 2022 is imported, the auditors of
+the 2023 audits decide 8 of its justified deviations as Abweichungen (in 7 audits)
+through ``deviation_decide``, three of them since resolved. Deterministic for a seed;
+idempotent (a site and year that already has an evaluated revision is skipped unless
+``--force``; certificates, audits and decisions are made once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
 from tqdm import tqdm
 
-from centres.models import Audit, AuditKind, Centre, Certificate, CertificateStatus, Role, Site
+from centres.models import Audit, AuditKind, Centre, Certificate, Role, Site
 from centres.services import membership_grant
 from datasheets.choices import RevisionSource, RevisionStatus
 from datasheets.models import DatasheetRevision
 from datasheets.services import datasheet_template_build, datasheet_upload, revision_wait
 from datasheets.template import SheetValues
 from fixtures import demo
-from indicators.models import IndicatorYear
-from indicators.services import catalogue_load
+from fixtures.demo import certification
+from fixtures.demo.sites import FIRST_NAMES, LAST_NAMES
+from indicators.choices import DeviationState, Flag
+from indicators.models import Deviation, IndicatorYear
+from indicators.services import catalogue_load, deviation_decide, deviation_resolve
 
 DEMO_USERS = (
     # username, role, which sites (None = national), staff
@@ -37,6 +46,15 @@ DEMO_USERS = (
     ("fachexperte", Role.AUDITOR, "audited", False),
     ("kommission", Role.COMMISSION, None, False),
     ("geschaeftsstelle", Role.OFFICE, None, True),
+)
+
+
+CORRECTIVE_ACTIONS = (
+    "Verantwortliche Person benennen, Ursachenanalyse im Qualitätszirkel und Maßnahmenplan vorlegen.",
+    "Vorstellung aller Fälle in der prätherapeutischen Tumorkonferenz sicherstellen; Nachweis per Protokollauszug.",
+    "Studienkoordination benennen, Studienliste in jeder Tumorkonferenz prüfen und Einschlüsse dokumentieren.",
+    "Dokumentationsprozess im Tumordokumentationssystem überarbeiten und Stichprobe nachdokumentieren.",
+    "Verfahrensanweisung anpassen, Team schulen und Umsetzung quartalsweise auswerten.",
 )
 
 
@@ -76,8 +94,10 @@ class Command(BaseCommand):
         catalogue_load()
         catalogue = demo.load_catalogue()
         demo_sites = demo.demo_sites(seed)
-        sites = self._sites(demo_sites)
+        plans = certification.demo_certification(demo_sites, seed)
+        sites = self._sites(demo_sites, plans)
         logins = self._users(sites, password)
+        n_auditors = self._auditors(plans, seed)
         jobs = []
         for year in wanted:
             if not IndicatorYear.objects.filter(year=year).exists():
@@ -118,21 +138,32 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(failed)} Demo-Datenblätter scheiterten, z. B. Revision {first.pk}: {first.errors[:3]}"
             )
+        decided = self._nonconformities(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo: {len(sites)} Standorte, {len(revisions)} Datenblätter importiert und ausgewertet"
                 + (f", {skipped} bereits vorhanden" if skipped else "")
-                + f" (Kennzahlenjahre {', '.join(map(str, wanted))})."
+                + f" (Kennzahlenjahre {', '.join(map(str, wanted))})"
+                + (f"; {decided} Abweichungen der Audits 2023 entschieden." if decided else ".")
             )
+        )
+        self.stdout.write(
+            f"{n_auditors} Fachexperten (fachexperte, fachexperte01–{n_auditors - 1:02d}) sind den Audits zugeordnet."
         )
         self.stdout.write("Demo-Zugänge (Benutzername / Passwort / Rolle):")
         for username, pw, label in logins:
             self.stdout.write(f"  {username:<18} {pw:<24} {label}")
 
     @transaction.atomic
-    def _sites(self, demo_sites: list[demo.DemoSite]) -> dict[str, Site]:
+    def _sites(
+        self, demo_sites: list[demo.DemoSite], plans: dict[str, certification.DemoCertification]
+    ) -> dict[str, Site]:
+        """The demo sites (and the former site, not returned) with their certificates and
+        audits as planned by ``fixtures.demo.certification``; existing ones are kept."""
         sites: dict[str, Site] = {}
-        for d in demo_sites:
+        wanted = {d.registration_number for d in demo_sites}
+        for d in [*demo_sites, certification.former_site()]:
+            plan = plans[d.registration_number]
             centre, _ = Centre.objects.get_or_create(name=d.centre_name, defaults={"city": d.city})
             site, _ = Site.objects.update_or_create(
                 registration_number=d.registration_number,
@@ -143,36 +174,120 @@ class Command(BaseCommand):
                     "state": d.state,
                     "country": d.country,
                     "standalone": d.standalone,
-                    "initial_certification": d.initial_certification_date,
+                    "initial_certification": plan.initial_certification,
                     "documentation_system": d.documentation_system,
                     "contact_name": d.contact_name,
                     "contact_email": d.contact_email,
                 },
             )
-            sites[d.registration_number] = site
-            start = d.initial_certification_date
+            if d.registration_number in wanted:
+                sites[d.registration_number] = site
             if not site.certificates.exists():
-                valid_from = start
-                while valid_from.year <= 2026:
-                    Certificate.objects.create(
-                        site=site,
-                        valid_from=valid_from,
-                        valid_until=valid_from.replace(year=valid_from.year + 3) - dt.timedelta(days=1),
-                        status=CertificateStatus.VALID,
-                    )
-                    valid_from = valid_from.replace(year=valid_from.year + 3)
+                Certificate.objects.bulk_create(
+                    Certificate(site=site, valid_from=c.valid_from, valid_until=c.valid_until, status=c.status)
+                    for c in plan.certificates
+                )
             if not site.audits.exists():
-                for audit_year in range(start.year, 2026):
-                    n = audit_year - start.year
-                    kind = (
-                        AuditKind.INITIAL
-                        if n == 0
-                        else (AuditKind.RECERTIFICATION if n % 3 == 0 else AuditKind.SURVEILLANCE)
+                Audit.objects.bulk_create(
+                    Audit(
+                        site=site,
+                        audit_year=a.audit_year,
+                        kind=a.kind,
+                        date=a.date,
+                        reduced_cycle=a.reduced_cycle,
+                        outcome=a.outcome,
                     )
-                    Audit.objects.create(
-                        site=site, audit_year=audit_year, kind=kind, date=dt.date(audit_year, 3 + (n % 8), 15)
-                    )
+                    for a in plan.audits
+                )
         return sites
+
+    @transaction.atomic
+    def _auditors(self, plans: dict[str, certification.DemoCertification], seed: int) -> int:
+        """The auditors of ``certification.AUDITORS`` (``fachexperte`` is a demo login made
+        by ``_users``; the others get a national auditor membership and no usable
+        password), assigned to the audits as planned. Returns their number."""
+        User = get_user_model()
+        rng = random.Random(seed)
+        users = {}
+        for username in certification.AUDITORS:
+            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            if created:
+                user.first_name, user.last_name = f"Dr. {first}", last
+                user.set_unusable_password()
+                user.save()
+                membership_grant(user=user, role=Role.AUDITOR, site=None)
+            users[username] = user
+        audits = {
+            (reg, year, kind): audit
+            for audit, reg, year, kind in (
+                (a, a.site.registration_number, a.audit_year, a.kind)
+                for a in Audit.objects.filter(site__registration_number__in=plans).select_related("site")
+            )
+        }
+        for reg, plan in plans.items():
+            for planned in plan.audits:
+                audit = audits.get((reg, planned.audit_year, planned.kind))
+                if audit is not None:
+                    audit.auditors.add(*(users[name] for name in planned.auditors))
+        return len(users)
+
+    def _nonconformities(self, seed: int) -> int:
+        """Abweichungen of the audits of 2023 (catalogue ``system_figures``: 8 in 7
+        audits): the first auditor of a site's 2023 audit decides justified deviations of
+        Kennzahlenjahr 2022 through ``deviation_decide`` (corrective action, due date),
+        three are resolved later (``deviation_resolve``). Only when 2022 is imported
+        and no Abweichung of 2022 exists yet; returns the number decided."""
+        year = certification.AUDIT_YEAR - 1
+        issued = Q(state=DeviationState.NONCONFORMITY) | Q(state=DeviationState.RESOLVED, due_date__isnull=False)
+        if Deviation.objects.filter(issued, indicator_year=year).exists():
+            return 0
+        audits = {
+            audit.site_id: audit
+            for audit in Audit.objects.filter(
+                audit_year=certification.AUDIT_YEAR, reduced_cycle=False, auditors__isnull=False
+            )
+            .exclude(kind=AuditKind.REPEAT)
+            .distinct()
+        }
+        candidates: dict[int, list[Deviation]] = {}
+        for deviation in Deviation.objects.filter(
+            indicator_year=year,
+            is_active=True,
+            state=DeviationState.JUSTIFIED,
+            flag=Flag.TARGET_NOT_MET,
+            site_id__in=audits,
+        ).order_by("site__registration_number", "code", "flag"):
+            candidates.setdefault(deviation.site_id, []).append(deviation)
+        if len(candidates) < 7 or not any(len(v) > 1 for v in candidates.values()):
+            return 0  # year 2022 not imported (or too few deviations to decide)
+        rng = random.Random(seed + 8)
+        double = rng.choice(sorted(k for k, v in candidates.items() if len(v) > 1))
+        chosen = [double, *rng.sample(sorted(k for k in candidates if k != double), 6)]
+        decided = []
+        with transaction.atomic():
+            for site_id in chosen:
+                audit = audits[site_id]
+                auditor = audit.auditors.order_by("username").first()
+                for deviation in rng.sample(candidates[site_id], 2 if site_id == double else 1):
+                    decided.append(
+                        (
+                            deviation_decide(
+                                deviation=deviation,
+                                decision=DeviationState.NONCONFORMITY,
+                                comment=f"Im Audit vom {audit.date:%d.%m.%Y} besprochen.",
+                                corrective_action=rng.choice(CORRECTIVE_ACTIONS),
+                                due_date=audit.date + dt.timedelta(days=182),
+                                acting_user=auditor,
+                            ),
+                            auditor,
+                        )
+                    )
+            for deviation, auditor in rng.sample(decided, 3):
+                deviation_resolve(
+                    deviation=deviation, comment="Umsetzung im Audit 2024 nachgewiesen.", acting_user=auditor
+                )
+        return len(decided)
 
     @transaction.atomic
     def _users(self, sites: dict[str, Site], password: str | None) -> list[tuple[str, str, str]]:
@@ -205,10 +320,8 @@ class Command(BaseCommand):
             targets = [None] if which is None else scope[which]
             for site in targets:
                 membership_grant(user=user, role=role, site=site)
-            if role == Role.AUDITOR:
-                # an auditor's scope comes from the audits they are assigned to (issue 9)
-                for audit in Audit.objects.filter(site__in=targets):
-                    audit.auditors.add(user)
+            # an auditor's scope comes from the audits they are assigned to (issue 9):
+            # ``_auditors`` assigns "fachexperte" to every audit of the "audited" sites
             where = (
                 "bundesweit"
                 if which is None
