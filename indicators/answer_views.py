@@ -1,8 +1,9 @@
 """Views of the answer to an Abweichung (issue 9, SPEC §4): the centre's statement with
 evidence files, the auditor sending it back, and the download of an evidence file.
 
-The steps reuse ``DeviationStepView`` of ``indicators.views`` (404 out of scope; a
-refusal answers 200 with the record page and a located form error, never a 500). The
+The steps reuse ``DeviationStepView`` of ``indicators.views``: 404 out of scope, 403
+for a role that may view the deviation but not take the step, and a refusal by state or
+content answers 200 with the record page and a located form error, never a 500. The
 record page shows these steps through ``{% deviation_answer %}``
 (``indicators.templatetags.answer_tags``).
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from centres.permissions import Action, user_can
 from qiportal.exceptions import ApplicationError
 
 from .evidence import deviation_answer, evidence_check_size, evidence_get, evidence_open
@@ -25,16 +28,34 @@ from .services import deviation_send_back
 from .views import DeviationStepView
 
 
-class DeviationAnswerView(DeviationStepView):
+class StepRoleMixin:
+    """Refuse the step with 403 when the user may view the deviation (else ``dispatch``
+    already answered 404) but lacks ``required_action`` on it: a role refusal of the
+    step as such. A refusal by state stays a message on the page (200)."""
+
+    required_action: Action = Action.JUSTIFY
+
+    def check_role(self) -> None:
+        if not user_can(self.request.user, self.required_action, self.deviation):
+            raise PermissionDenied
+
+    def post(self, request, *args, **kwargs):
+        self.check_role()
+        return super().post(request, *args, **kwargs)
+
+
+class DeviationAnswerView(StepRoleMixin, DeviationStepView):
     """POST (multipart) of the centre's answer: statement and evidence files, all or
     nothing (``indicators.evidence.deviation_answer``). A refused file is named in the
     error of the file field."""
 
+    required_action = Action.JUSTIFY
     form_class = AnswerForm
     form_name = "answer_form"
     success_message = gettext_lazy("Your answer was sent to the auditor.")
 
     def post(self, request, *args, **kwargs):
+        self.check_role()
         form = AnswerForm(request.POST, request.FILES)
         if form.is_valid():
             uploads = form.cleaned_data["files"]
@@ -58,10 +79,11 @@ class DeviationAnswerView(DeviationStepView):
         return self.render_to_response(self.get_context_data(answer_form=form))
 
 
-class DeviationSendBackView(DeviationStepView):
+class DeviationSendBackView(StepRoleMixin, DeviationStepView):
     """POST: the auditor does not accept the centre's answer yet
     (``indicators.services.deviation_send_back``)."""
 
+    required_action = Action.DECIDE
     form_class = SendBackForm
     form_name = "send_back_form"
     success_message = gettext_lazy("The answer was sent back to the centre.")

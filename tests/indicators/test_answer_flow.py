@@ -153,15 +153,27 @@ def test_answer_without_text_writes_nothing(client, nonconformity, coordinator, 
     assert snapshot(media) == before
 
 
-def test_answer_by_the_commission_is_refused_on_the_page(client, nonconformity, commission, media):
-    login(client, commission)
+@pytest.mark.parametrize("role", ["commission", "auditor", "office"])
+def test_answer_by_a_role_that_may_only_view_or_decide_is_403(role, request, client, nonconformity, media):
+    login(client, request.getfixturevalue(role))
     before = snapshot(media)
     response = client.post(
         reverse("indicators:deviation_answer", args=[nonconformity.pk]),
         {"text": "Erledigt.", "files": [upload("a.pdf", PDF_2K)]},
     )
+    assert response.status_code == 403
+    assert snapshot(media) == before
+
+
+def test_answer_in_a_wrong_state_is_a_message_on_the_page(client, answered, auditor, coordinator, media):
+    from indicators.services import deviation_resolve
+
+    deviation_resolve(deviation=answered, acting_user=auditor)
+    login(client, coordinator)
+    before = snapshot(media)
+    response = client.post(reverse("indicators:deviation_answer", args=[answered.pk]), {"text": "Nachtrag"})
     assert response.status_code == 200
-    assert "Diese Aktion ist Ihnen für diesen Standort nicht erlaubt." in response.content.decode()
+    assert "Dieser Schritt ist im aktuellen Bearbeitungsstand nicht möglich." in response.content.decode()
     assert snapshot(media) == before
 
 
@@ -210,12 +222,21 @@ def test_send_back_without_comment_is_refused(client, answered, auditor, media):
     assert 'id="send_back_comment_error"' in response.content.decode()
 
 
-def test_send_back_by_the_coordinator_is_refused(client, answered, coordinator, media):
-    login(client, coordinator)
+@pytest.mark.parametrize("role", ["coordinator", "commission"])
+def test_send_back_by_a_role_that_may_not_decide_is_403(role, request, client, answered, media):
+    login(client, request.getfixturevalue(role))
     before = snapshot(media)
     response = client.post(reverse("indicators:deviation_send_back", args=[answered.pk]), {"comment": "selbst"})
+    assert response.status_code == 403
+    assert snapshot(media) == before
+
+
+def test_send_back_of_an_unanswered_nonconformity_is_a_message(client, nonconformity, auditor, media):
+    login(client, auditor)
+    before = snapshot(media)
+    response = client.post(reverse("indicators:deviation_send_back", args=[nonconformity.pk]), {"comment": "?"})
     assert response.status_code == 200
-    assert "Diese Aktion ist Ihnen für diesen Standort nicht erlaubt." in response.content.decode()
+    assert "Das Zentrum hat zu dieser Abweichung noch nicht Stellung genommen." in response.content.decode()
     assert snapshot(media) == before
 
 
