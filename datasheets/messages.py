@@ -6,11 +6,28 @@ the active locale; ``CellError.message`` is the one for the active language.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import translation
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.utils.exceptions import CellCoordinatesException
+
+from indicators.formatting import NBSP, format_number
 
 from .choices import WARNING_CODES, ErrorCode
+from .layout import (
+    BASE_HEADER_ROW,
+    COVER_FIELDS,
+    COVER_FIRST_ROW,
+    IND_HEADERS,
+    SHEET_BASE,
+    SHEET_COVER,
+    SHEET_INDICATORS,
+    Layout,
+    normalise_label,
+)
 
 # code -> (German, English); str.format fields are filled from the error's params.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -166,13 +183,156 @@ class _Default(dict):
         return ""
 
 
+# Parameters the checks pass as text although they are numbers the server wrote
+# (``validation._num``: "1234", ``_percent``: "95.0 %"): shown in the message's
+# number format too. A value the centre typed as text is quoted as typed.
+NUMBER_TEXT_PARAMS: dict[str, frozenset[str]] = {
+    ErrorCode.DENOMINATOR_MISMATCH: frozenset({"value", "expected"}),
+    ErrorCode.TOTAL_MISMATCH: frozenset({"value", "expected"}),
+    ErrorCode.RECONSTRUCTION_SUM: frozenset({"value", "expected"}),
+    ErrorCode.FORMULA_MISMATCH: frozenset({"value", "expected"}),
+    ErrorCode.CACHED_VALUE_MISMATCH: frozenset({"value", "expected"}),
+}
+# Numbers that are names, not quantities: never grouped ("2023", not "2.023").
+PLAIN_PARAMS = frozenset({"year", "attempts", "code"})
+PLAIN_CODES = frozenset({ErrorCode.YEAR_MISMATCH})  # "value" is the year
+_NUMBER_TEXT = re.compile(r"(-?\d+(?:\.\d+)?)(\s*%)?")
+
+
 def cell_error(sheet: str, cell: str, error_code: ErrorCode, /, **params: object) -> CellError:
-    """Build a CellError with both texts from ``MESSAGES[error_code]`` and ``params``."""
+    """Build a CellError with both texts from ``MESSAGES[error_code]`` and ``params``.
+
+    Numbers in the parameters are written in each text's own format (German
+    ``1.000.001``, ``95,0 %``; English ``1,000,001``, ``95.0 %``, via
+    ``indicators.formatting.format_number``), except years and other numbers that
+    name something (``PLAIN_PARAMS``, ``PLAIN_CODES``, any cell of the Deckblatt)."""
     de, en = MESSAGES[error_code]
-    values = _Default({k: _fmt(v) for k, v in params.items()})
-    return CellError(sheet, cell, ErrorCode(error_code), de.format_map(values), en.format_map(values))
+    plain = normalise_label(sheet) == normalise_label(SHEET_COVER)
+    texts = []
+    for template, language in ((de, "de"), (en, "en")):
+        values = _Default({k: _fmt(v, error_code, k, language, plain=plain) for k, v in params.items()})
+        texts.append(template.format_map(values))
+    return CellError(sheet, cell, ErrorCode(error_code), texts[0], texts[1])
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, error_code: str, key: str, language: str, *, plain: bool = False) -> str:
+    """One parameter as text in ``language``, cut to 80 characters."""
     text = str(value)
+    if not plain and error_code not in PLAIN_CODES and key not in PLAIN_PARAMS:
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            text = format_number(value, language=language)
+        elif isinstance(value, str) and key in NUMBER_TEXT_PARAMS.get(error_code, ()):
+            match = _NUMBER_TEXT.fullmatch(value.strip())
+            if match:
+                text = format_number(Decimal(match.group(1)), language=language) + (
+                    f"{NBSP}%" if match.group(2) else ""
+                )
     return text if len(text) <= 80 else text[:77] + "…"
+
+
+# ---- what a cell is (issue 9): "KeZa 5 · Zähler" beside "Kennzahlen!C10" -------------
+
+_HEADER_EN = {
+    "KeZa": "KeZa",
+    "Kennzahl": "indicator",
+    "Zähler": "numerator",
+    "Nenner": "denominator",
+    "Quote": "rate",
+    "Sollvorgabe": "target",
+    "Plausibilitätskorridor": "plausibility corridor",
+    "Bewertung": "assessment",
+    "Begründung": "justification",
+}
+_COVER_EN = {
+    "registration_number": "registration number",
+    "centre": "centre",
+    "site": "site",
+    "contact": "contact person",
+    "email": "e-mail",
+    "created": "date created",
+    "initial_certification": "date of initial certification",
+    "indicator_year": "indicator year",
+    "audit_year": "audit year",
+    "state": "federal state / country",
+    "documentation_system": "tumour documentation system",
+    "oncobox": "XML OncoBox",
+    "catalogue_version": "catalogue version",
+}
+SEP = " · "
+
+
+def cell_subject(layout: Layout, sheet: str, cell: str, *, language: str = "de") -> str | None:
+    """What the template cell ``sheet!cell`` of ``layout`` holds, in German or English
+    (``language`` "de"/"en"), for a located error (issue 9):
+
+    - Kennzahlen: the KeZa and the column, ``"KeZa 5 · Zähler"`` (``"KeZa 5 ·
+      numerator"``); the KeZa column alone gives ``"KeZa 5"``;
+    - Basisdaten: the row label and the stage (UICC) column, ``"Mundhöhle operativ ·
+      Stadium II"``, its ``Gesamt`` column, the total row ``"Primärfälle gesamt"``, a
+      block field ``"Weitere Angaben · Operative Expertise HNO"``, a header cell;
+    - Deckblatt: the field label, ``"Reg.-Nr."``.
+
+    Sheets match like the parser's (trimmed, case-folded). None for the Hinweise
+    sheet, the file itself (``Datei``), a part name, an address outside the layout or
+    a header row of Kennzahlen. The addresses are the template's (``Layout``); a file
+    whose rows were moved still reports its own cell, so the subject names what the
+    template has there."""
+    try:
+        column_letters, row = coordinate_from_string(cell)
+        column = column_index_from_string(column_letters)
+    except (CellCoordinatesException, ValueError, TypeError):
+        return None
+    en = language[:2] == "en"
+    name = normalise_label(sheet)
+    if name == normalise_label(SHEET_INDICATORS):
+        return _indicator_subject(layout, row, column, en)
+    if name == normalise_label(SHEET_BASE):
+        return _base_subject(layout, row, column, en)
+    if name == normalise_label(SHEET_COVER) and column in (1, 2):
+        index = row - COVER_FIRST_ROW
+        if 0 <= index < len(COVER_FIELDS):
+            key, label = COVER_FIELDS[index]
+            return _COVER_EN[key] if en else label
+    return None
+
+
+def _indicator_subject(layout: Layout, row: int, column: int, en: bool) -> str | None:
+    codes = [i.code for i in layout.indicators]
+    index = row - layout.indicator_row_number(codes[0]) if codes else -1
+    if not 0 <= index < len(codes):
+        return None
+    keza = f"KeZa {codes[index]}"
+    if column == 1 or column > len(IND_HEADERS):
+        return keza
+    header = IND_HEADERS[column - 1]
+    return keza + SEP + (_HEADER_EN[header] if en else header)
+
+
+def _base_subject(layout: Layout, row: int, column: int, en: bool) -> str | None:
+    stages = len(layout.stage_columns)
+
+    def column_label() -> str | None:
+        if 2 <= column < 2 + stages:
+            stage = layout.stage_columns[column - 2]
+            return f"stage {stage}" if en else f"Stadium {stage}"
+        if column == layout.base_total_column_number:
+            return "total" if en else layout.total_column
+        return None
+
+    if row == BASE_HEADER_ROW:
+        return column_label()
+    for base_row in (*layout.rows, layout.total_row):
+        if layout.base_row_number(base_row.key) == row:
+            label = base_row.label_en if en else base_row.label_de
+            if column == 1 or (base_row.key == layout.total_row.key and column == layout.base_total_column_number):
+                return label
+            part = column_label()
+            return None if part is None else label + SEP + part
+    for block, title_row, fields in layout.block_positions():
+        title = block.title_en if en else block.title_de
+        if row == title_row:
+            return title
+        for f, field_row in fields:
+            if row == field_row:
+                return title + SEP + (f.label_en if en else f.label_de)
+    return None

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import translation
+
+from .layout import Layout, layout_for
+from .messages import cell_subject
 from .models import DatasheetRevision, IndicatorValue
 
 # (numerator, denominator, flags) of one KeZa
@@ -19,11 +23,36 @@ def rate_float(numerator: int, denominator: int | None) -> float | None:
     return round(numerator / denominator, 6)
 
 
+def revision_layout(revision: DatasheetRevision) -> Layout | None:
+    """The layout of the revision's catalogue version, or None when the file never
+    got that far (not a workbook, unknown template)."""
+    return layout_for(revision.catalogue_version) if revision.catalogue_version_id else None
+
+
+def problems_with_subjects(problems: list[dict] | None, layout: Layout | None) -> list[dict]:
+    """Stored errors or warnings (``CellError.as_dict`` shape) with what their cell is
+    (issue 9): each gets ``subject_de``, ``subject_en`` (``messages.cell_subject``,
+    e.g. "KeZa 5 · Zähler" / "KeZa 5 · numerator") and ``subject`` in the active
+    language; all None without a layout or for a cell the layout does not name. The
+    other keys stay as they are; the input is not changed."""
+    out = []
+    english = (translation.get_language() or "de")[:2] == "en"
+    for problem in problems or []:
+        sheet, cell = problem.get("sheet") or "", problem.get("cell") or ""
+        de = cell_subject(layout, sheet, cell, language="de") if layout else None
+        en = cell_subject(layout, sheet, cell, language="en") if layout else None
+        out.append({**problem, "subject": en if english else de, "subject_de": de, "subject_en": en})
+    return out
+
+
 def revision_report(revision: DatasheetRevision) -> dict[str, Any]:
     """The structured report of a revision (JSON-ready): revision id, status, site,
     indicator year, catalogue version, errors and warnings as ``{sheet, cell, code,
-    message, message_de, message_en}``, and per KeZa ``{code, numerator, denominator,
-    rate, flags}`` with the rate a fraction 0..1 (None if not evaluable or a count)."""
+    message, message_de, message_en, subject, subject_de, subject_en}`` (the subject
+    names the KeZa and column or the Basisdaten row and stage of the cell, None if
+    unknown), and per KeZa ``{code, numerator, denominator, rate, flags}`` with the
+    rate a fraction 0..1 (None if not evaluable or a count)."""
+    layout = revision_layout(revision)
     indicators = [
         {
             "code": v.definition.code,
@@ -43,8 +72,8 @@ def revision_report(revision: DatasheetRevision) -> dict[str, Any]:
         "catalogue_version": revision.catalogue_version_id,
         "is_current": revision.is_current,
         "awaiting_confirmation": revision.awaiting_confirmation,
-        "errors": revision.errors,
-        "warnings": revision.warnings,
+        "errors": problems_with_subjects(revision.errors, layout),
+        "warnings": problems_with_subjects(revision.warnings, layout),
         "indicators": indicators,
     }
 
@@ -129,14 +158,15 @@ def dry_run_report(*, content: bytes, acting_user=None) -> dict[str, Any]:
     result, limit = datasheet_check_limited(content=content, acting_user=acting_user)  # issue 8: limits here too
     if limit is not None:
         result = CheckResult(errors=[limit])
+    layout = layout_for(result.version) if result.version else None
     report: dict[str, Any] = {
         "revision": None,
         "status": "failed" if result.errors or result.values is None else "valid",
         "site": result.site.registration_number if result.site else None,
         "indicator_year": result.indicator_year,
         "catalogue_version": result.version.id if result.version else None,
-        "errors": [e.as_dict() for e in result.errors],
-        "warnings": [w.as_dict() for w in result.warnings],
+        "errors": problems_with_subjects([e.as_dict() for e in result.errors], layout),
+        "warnings": problems_with_subjects([w.as_dict() for w in result.warnings], layout),
         "indicators": [],
         "changes": [],
     }

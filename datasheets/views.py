@@ -31,7 +31,7 @@ from qiportal.portal import PortalMixin
 from .choices import RevisionStatus
 from .forms import XLSX_CONTENT_TYPE, DatasheetUploadForm, RevisionFilterSet, TemplateDownloadForm
 from .quarantine import RefusalReason, revision_file_refusal
-from .reports import revision_diff
+from .reports import problems_with_subjects, revision_diff, revision_layout
 from .selectors import revision_get, revision_list, revision_values
 from .services import datasheet_template_build, datasheet_upload, revision_confirm, revision_discard, revision_report
 from .tables import IndicatorValueTable, RevisionTable, flag_badges, status_badge
@@ -196,14 +196,15 @@ class RevisionDetailView(PortalMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         revision = self.revision
         values = list(revision_values(revision=revision))
+        layout = revision_layout(revision)  # names each error's KeZa / row (issue 9)
         context.update(
             revision=revision,
             status_badge=status_badge(revision.status, awaiting_confirmation=revision.awaiting_confirmation),
             polling=not revision.is_finished,
             max_attempts=settings.QIPORTAL_PROCESSING_MAX_ATTEMPTS,
             fingerprint=revisions_fingerprint([revision]),
-            errors=[_located(e) for e in revision.errors or []],
-            warnings=[_located(e) for e in revision.warnings or []],
+            errors=[_located(e) for e in problems_with_subjects(revision.errors, layout)],
+            warnings=[_located(e) for e in problems_with_subjects(revision.warnings, layout)],
             values_table=IndicatorValueTable(values) if values else None,
             is_failed=revision.status == RevisionStatus.FAILED,
             is_evaluated=revision.status == RevisionStatus.EVALUATED,
@@ -256,13 +257,14 @@ class RevisionDecisionView(View):
 
 
 def _located(problem: dict) -> dict:
-    """A stored error/warning with its message in the active language and its place
-    as ``Sheet!Cell`` (or the sheet alone)."""
+    """A stored error/warning with its message in the active language, its place
+    as ``Sheet!Cell`` (or the sheet alone) and what the cell is (``subject``, issue 9)."""
     lang = (translation.get_language() or "de")[:2]
     message = problem.get(f"message_{lang}") or problem.get("message", "")
     sheet, cell = problem.get("sheet") or "", problem.get("cell") or ""
     place = f"{sheet}!{cell}" if sheet and cell else sheet or cell
-    return {"place": place, "code": problem.get("code", ""), "message": message}
+    subject = problem.get(f"subject_{lang}") or problem.get("subject")
+    return {"place": place, "subject": subject, "code": problem.get("code", ""), "message": message}
 
 
 class RevisionFileView(PortalMixin, TemplateView):

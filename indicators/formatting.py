@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from django.utils import numberformat
 from django.utils.formats import number_format
 
 EMPTY = "–"  # no value (None, not evaluable)
@@ -48,6 +49,29 @@ def format_count(value: Fraction | Decimal | int | float | None) -> str:
     if exact.denominator == 1:
         return number_format(exact.numerator, force_grouping=True)
     return number_format(round_half_up(exact, 1), decimal_pos=1, force_grouping=True)
+
+
+# (decimal mark, digit group mark) per language, as Django's de/en locale formats; for
+# texts written in both languages at once (datasheets.messages), outside any request
+# and even before Django's apps are loaded (the file-check child process).
+SEPARATORS = {"de": (",", "."), "en": (".", ",")}
+
+
+def format_number(value: Decimal | int | float, *, language: str | None = None) -> str:
+    """A number as it is, with digit grouping, keeping all its decimals:
+    ``1234`` -> ``1.234``, ``12.5`` -> ``12,5``, ``Decimal("95.0")`` -> ``95,0``
+    (German; English ``1,234``, ``12.5``, ``95.0``). In the active locale, or in
+    ``language`` ("de"/"en") when given (needs no translation machinery). For numbers
+    quoted in messages (a typed value, a computed total), where rounding would hide the
+    difference; a non-finite float is returned as ``str(value)``."""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        value = Decimal(repr(value))
+    if language is None:
+        return number_format(value, force_grouping=True)
+    decimal_sep, thousand_sep = SEPARATORS[language[:2]]
+    return numberformat.format(value, decimal_sep, grouping=3, thousand_sep=thousand_sep, force_grouping=True)
 
 
 def format_value(value: Fraction | Decimal | int | float | None, *, is_count: bool) -> str:

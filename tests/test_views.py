@@ -509,7 +509,10 @@ def test_upload_stores_revision_and_redirects(
     assert page.status_code == 200
     first = page.context["errors"][0]
     assert re.fullmatch(r"\w+![A-Z]+\d+", first["place"]) and first["code"] == "required"
-    assert f"{first['place']}</span>: <code>[required]</code>" in page.content.decode()
+    # the cell's subject beside its address (issue 9): the first empty entered cell
+    assert (first["place"], first["subject"]) == ("Basisdaten!B17", "Weitere Angaben · Operative Expertise HNO")
+    subject = f'<span class="problems__subject">{first["subject"]}</span>'
+    assert f"{first['place']}</span> · {subject}: <code>[required]</code>" in page.content.decode()
     download = client.get(reverse("datasheets:revision_file", args=[revision.pk]))
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == content
@@ -592,11 +595,16 @@ def test_revision_detail_lists_located_errors(client, catalogue, coordinator, si
     response = logged_in(client, coordinator).get(reverse("datasheets:revision_detail", args=[revision.pk]))
     body = response.content.decode()
     assert re.search(r'<h2 id="errors-heading">[^<]*\(2\)</h2>', body)
-    # every error, in order, as "Sheet!Cell: [code] message" in the UI language
-    items = re.findall(r'<li><span class="problems__place">(.*?)</span>: <code>\[(\w+)\]</code> (.*?)</li>', body)
+    # every error, in order, as "Sheet!Cell · subject: [code] message" in the UI language;
+    # the subject is what the KJ2024 template has there (issue 9)
+    items = re.findall(
+        r'<li><span class="problems__place">(.*?)</span> · <span class="problems__subject">(.*?)</span>: '
+        r"<code>\[(\w+)\]</code> (.*?)</li>",
+        body,
+    )
     assert items == [
-        ("Kennzahlen!C12", "not_integer", "„x“ ist keine ganze Zahl."),
-        ("Basisdaten!D7", "required", "Wert fehlt."),
+        ("Kennzahlen!C12", "KeZa 6b · Zähler", "not_integer", "„x“ ist keine ganze Zahl."),
+        ("Basisdaten!D7", "Oro-/Hypopharynx nicht operativ · Stadium II", "required", "Wert fehlt."),
     ]
     assert "badge--status-failed" in body and "warnings-heading" not in body
 

@@ -89,12 +89,12 @@ AS_TEXT = "number_as_text"
         (12.0, True, 12, []),
         (-0.0, True, 0, []),
         (1_000_000, True, 1_000_000, []),  # the limit itself is allowed
-        (1_000_001, True, None, [("too_large", "1000001 ist größer als 1.000.000.")]),
-        (1_000_001.0, True, None, [("too_large", "1000001 ist größer als 1.000.000.")]),
+        (1_000_001, True, None, [("too_large", "1.000.001 ist größer als 1.000.000.")]),
+        (1_000_001.0, True, None, [("too_large", "1.000.001 ist größer als 1.000.000.")]),
         (-1, True, None, [("negative", "-1 ist negativ.")]),
         (-4.0, True, None, [("negative", "-4 ist negativ.")]),
         # not whole numbers
-        (12.5, True, None, [(NOT_INT, "„12.5“ ist keine ganze Zahl.")]),
+        (12.5, True, None, [(NOT_INT, "„12,5“ ist keine ganze Zahl.")]),
         (float("inf"), True, None, [(NOT_INT, "„inf“ ist keine ganze Zahl.")]),
         (True, True, None, [(NOT_INT, "„True“ ist keine ganze Zahl.")]),
         (False, True, None, [(NOT_INT, "„False“ ist keine ganze Zahl.")]),
@@ -120,12 +120,15 @@ AS_TEXT = "number_as_text"
             True,
             None,
             [
-                ("too_large", "123456789012345 ist größer als 1.000.000."),
-                (AS_TEXT, "„123456789012345“ ist als Text eingetragen und wurde als Zahl 123456789012345 übernommen."),
+                ("too_large", "123.456.789.012.345 ist größer als 1.000.000."),
+                (
+                    AS_TEXT,
+                    "„123456789012345“ ist als Text eingetragen und wurde als Zahl 123.456.789.012.345 übernommen.",
+                ),
             ],
         ),
         (" -3 ", True, None, [("negative", "-3 ist negativ.")]),
-        ("-123456789012345", True, None, [("negative", "-123456789012345 ist negativ.")]),
+        ("-123456789012345", True, None, [("negative", "-123.456.789.012.345 ist negativ.")]),
     ],
 )
 def test_count_value(value, required, expected, problems):
@@ -158,7 +161,7 @@ def test_count_value_messages_in_english():
         (8, 7, [("total_mismatch", "Summe 8 weicht von der Summe der Einzelwerte 7 ab.")]),
         (0, 3, [("total_mismatch", "Summe 0 weicht von der Summe der Einzelwerte 3 ab.")]),
         (9.0, 7, [("total_mismatch", "Summe 9 weicht von der Summe der Einzelwerte 7 ab.")]),
-        (7.5, 7, [("total_mismatch", "Summe 7.5 weicht von der Summe der Einzelwerte 7 ab.")]),
+        (7.5, 7, [("total_mismatch", "Summe 7,5 weicht von der Summe der Einzelwerte 7 ab.")]),
         (-2, 7, [("total_mismatch", "Summe -2 weicht von der Summe der Einzelwerte 7 ab.")]),
         (True, 1, [(NOT_INT, "„True“ ist keine ganze Zahl.")]),  # a boolean is no number
         (False, 0, [(NOT_INT, "„False“ ist keine ganze Zahl.")]),
@@ -194,7 +197,14 @@ def test_num_shows_integral_numbers_without_decimals(value, text):
 # ---- Quote: _check_rate, _percent (cached_value_mismatch warning, SPEC §2) ----------
 
 
+def _german(percent: str) -> str:
+    """The text "50.0 %" (as ``_percent`` writes it) as the German message shows it: "50,0 %"
+    with a decimal comma and a no-break space (issue 9)."""
+    return percent.replace(".", ",").replace(" ", "\u00a0")
+
+
 def _mismatch_at(ref, shown, computed):
+    shown, computed = _german(shown), _german(computed)
     text = f"Die Datei zeigt {shown}, der Server berechnet {computed} (Formel überschrieben?); es gilt der Serverwert."
     return (ref, "cached_value_mismatch", text)
 
@@ -245,7 +255,7 @@ def test_check_rate_without_a_cell_and_in_english():
     assert found.warnings == []
     _check_rate(ParsedCell(IND, "E9", 0.5), 1, 4, found)
     assert [w.message_en for w in found.warnings] == [
-        "The file shows 50.0 %; the server computes 25.0 % (formula overwritten?); the server's value counts."
+        "The file shows 50.0\u00a0%; the server computes 25.0\u00a0% (formula overwritten?); the server's value counts."
     ]
 
 
@@ -823,7 +833,7 @@ TARGET = "Sollvorgabe nicht erfüllt"
         ({("2", Z): DROP}, [], [], {"2": None}),
         ({("3", N): "x"}, [("Kennzahlen!D16", NOT_INT, "„x“ ist keine ganze Zahl.")], [], {"3": None}),
         ({("3", N): None}, [("Kennzahlen!D16", "required", "Pflichtfeld ist leer.")], [], {"3": None}),
-        ({("3", Z): 1.5}, [("Kennzahlen!C16", NOT_INT, "„1.5“ ist keine ganze Zahl.")], [], {"3": None}),
+        ({("3", Z): 1.5}, [("Kennzahlen!C16", NOT_INT, "„1,5“ ist keine ganze Zahl.")], [], {"3": None}),
         ({"3": DROP}, [], [], {"3": None}),
         ({("3", Z): " 3 "}, [], [_as_text("Kennzahlen!C16", " 3 ", 3)], {}),
         ({("4", N): "x", ("4", Q): "y"}, [], [], {}),  # a count indicator has no Nenner
@@ -875,7 +885,7 @@ TARGET = "Sollvorgabe nicht erfüllt"
         ({("2", B): " " + "x" * 2000 + " "}, [], [], {"2": (16, 16, "x" * 2000, ())}),
         (
             {("2", B): "x" * 2001},
-            [("Kennzahlen!I15", "text_too_long", "Text mit 2001 Zeichen; erlaubt sind höchstens 2000.")],
+            [("Kennzahlen!I15", "text_too_long", "Text mit 2.001 Zeichen; erlaubt sind höchstens 2.000.")],
             [],
             {"2": None},
         ),
