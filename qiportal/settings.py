@@ -126,6 +126,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True
+# One date format on every page, TT.MM.JJJJ (issue 9): qiportal/formats/<lang>/formats.py.
+FORMAT_MODULE_PATH = ["qiportal.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
