@@ -81,6 +81,7 @@ LOG_ACTIONS = {
     "indicators.deviation.note": gettext_lazy("Auditor: note (Hinweis)"),
     "indicators.deviation.nonconformity": gettext_lazy("Auditor: nonconformity (Abweichung)"),
     "indicators.deviation.answered": gettext_lazy("Centre: statement on the nonconformity"),
+    "indicators.deviation.evidence_added": gettext_lazy("Centre: evidence file added"),
     "indicators.deviation.sent_back": gettext_lazy("Auditor: statement sent back"),
     "indicators.deviation.resolved": gettext_lazy("Resolved"),
 }
@@ -92,6 +93,7 @@ LOG_TEXTS = {
     "corrective_action": gettext_lazy("Corrective action"),
     "due_date": gettext_lazy("Due date"),
     "response": gettext_lazy("Statement of the centre"),
+    "filename": gettext_lazy("File"),
 }
 OPEN_STATES = (DeviationState.OPEN, DeviationState.JUSTIFIED)
 DECIDED_STATES = (DeviationState.NOTE, DeviationState.NONCONFORMITY)
@@ -351,18 +353,23 @@ def _date_text(value: str) -> str:
 class DeviationStepView(DeviationDetailView):
     """POST of one review step; success redirects to the record (with the queue's
     filter), a refusal (invalid form or ApplicationError) answers 200 with the record
-    page and the message."""
+    page and the message. A user who may view the record but whose role does not allow
+    ``required_action`` on it gets 403 (a role refusal of the step, issue 9's URL
+    rules); out of scope stays 404 (``dispatch``)."""
 
     http_method_names = ["post"]
     form_class: type = JustifyForm
     form_name = "justify_form"
     success_message = ""
+    required_action: Action | None = None
 
     def perform(self, data: dict) -> None:
         """The service call of the step; each subclass defines it."""
         raise ImproperlyConfigured(f"{type(self).__name__} must define perform()")
 
     def post(self, request, *args, **kwargs):
+        if self.required_action and not user_can(request.user, self.required_action, self.deviation):
+            raise PermissionDenied
         form = self.form_class(request.POST)
         if form.is_valid():
             try:
@@ -382,6 +389,7 @@ class DeviationStepView(DeviationDetailView):
 
 
 class DeviationJustifyView(DeviationStepView):
+    required_action = Action.JUSTIFY
     form_class = JustifyForm
     form_name = "justify_form"
     success_message = gettext_lazy("The justification was saved.")
@@ -396,6 +404,7 @@ class DeviationJustifyView(DeviationStepView):
 
 
 class DeviationDecideView(DeviationStepView):
+    required_action = Action.DECIDE
     form_class = DecideForm
     form_name = "decide_form"
     success_message = gettext_lazy("The decision was saved.")
@@ -412,6 +421,7 @@ class DeviationDecideView(DeviationStepView):
 
 
 class DeviationResolveView(DeviationStepView):
+    required_action = Action.DECIDE
     form_class = ResolveForm
     form_name = "resolve_form"
     success_message = gettext_lazy("The deviation was marked as resolved.")
