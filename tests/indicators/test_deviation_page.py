@@ -276,3 +276,25 @@ def test_detail_page_query_count_is_bounded(client, office, values, django_asser
     client.get(url)
     with django_assert_max_num_queries(20):
         assert client.get(url).status_code == 200
+
+
+def test_year_labels_are_thinned_so_they_never_overlap(catalogue):
+    """Twelve years (2015–2026) in 282 units: 23.5 per year, a label needs 39.6: every
+    second year is labelled."""
+    from fractions import Fraction
+    from pathlib import Path
+
+    from indicators.selectors import SeriesYear
+    from indicators.series_chart import HEIGHT, TEXT, WIDTH, series_chart
+
+    d = definition("KJ2024", "1a")
+    points = [SeriesYear(year, d, 9, 10, Fraction(9, 10), (), None, 0) for year in range(2015, 2027)]
+    chart = series_chart(points, definition=d, current_year=2026)
+    assert [y["label"] for y in chart["years"]] == ["2015", "2017", "2019", "2021", "2023", "2025"]
+    assert len(chart["dots"]) == 12 and len(chart["lines"]) == 1
+    # the stylesheet gives the chart text TEXT units; on a 390 px phone the chart is
+    # about 308 px wide (charts.CHART_GUTTER_PX = 82), so the text renders >= 11 px
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "qiportal.css").read_text(encoding="utf-8")
+    assert f".series-chart__svg .chart__tick, .series-chart__svg .chart__label {{ font-size: {TEXT}px; }}" in css
+    assert TEXT * (390 - 82) / WIDTH >= 11
+    assert (WIDTH, HEIGHT) == (360, 220)
