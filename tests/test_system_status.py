@@ -83,6 +83,7 @@ def record(catalogue):
         "G": SiteFactory(centre=c6, registration_number="KHT-G"),
         "H": SiteFactory(centre=c7, registration_number="KHT-H"),
         "I": SiteFactory(centre=c7, registration_number="KHT-I"),
+        "J": SiteFactory(centre=c6, registration_number="KHT-J"),
     }
     # certified on AS_OF: A (ends that day), B (starts that day; first certificate: new),
     # F (reduced validity), H (first certificate the day before the year: not new)
@@ -95,9 +96,11 @@ def record(catalogue):
     # G starts the day after (and is not new in 2023); I ended in 2022
     _certificate(s["C"], D(2020, 12, 31), D(2023, 12, 30))
     _certificate(s["D"], D(2022, 1, 1), D(2024, 12, 31), CertificateStatus.SUSPENDED)
-    _certificate(s["E"], D(2017, 1, 1), D(2023, 6, 30), CertificateStatus.ENDED)
+    _certificate(s["E"], D(2017, 1, 1), D(2022, 12, 31))
+    _certificate(s["E"], D(2023, 1, 1), D(2023, 6, 30), CertificateStatus.ENDED)  # renewed in 2023: not new
     _certificate(s["G"], D(2024, 1, 1), D(2026, 12, 31))
     _certificate(s["I"], D(2016, 1, 1), D(2022, 12, 31), CertificateStatus.ENDED)
+    _certificate(s["J"], D(2021, 1, 1), D(2023, 9, 30), CertificateStatus.SUSPENDED)  # suspended then, no audit
 
     u1, u4 = _auditor("u1"), _auditor("u4")
     u2 = _auditor("u2")  # audits of 2022 only: not active in 2023
@@ -141,7 +144,7 @@ def test_certificate_figures(record):
     assert f.sites_abroad == 1  # B (D is abroad but suspended)
     assert f.standalone_sites == 1  # A
     assert f.new_certificates == 1  # B; H began the day before the year, G the day after
-    assert f.ended_or_suspended == 3  # C (undated audit), D (audit), E (certificate and audit, once)
+    assert f.ended_or_suspended == 4  # C (undated audit), D (audit), E (certificate and audit, once), J
 
 
 def test_figures_move_with_the_day(record):
@@ -206,7 +209,7 @@ def test_page_shows_the_figures_and_lists(client, record, office):
         "sites_abroad": "1",
         "standalone_sites": "1",
         "new_certificates": "1",
-        "ended_or_suspended": "3",
+        "ended_or_suspended": "4",
         "audits": "8",
         "nonconformities": "3",
         "audits_with_nonconformities": "2",
