@@ -26,10 +26,38 @@ from .statistics import IndicatorStatistics
 from .tables import format_count, format_percent, format_value
 
 CHART_W, CHART_H = 720, 300  # viewBox, in SVG user units (px at 100 %)
-PAD_L, PAD_R, PAD_T, PAD_B = 60, 16, 16, 44
+
+# Chart text (issue 9): the SVG scales with its box, so a font size in user units
+# shrinks on a phone (12 units are 5 px in the 308 px a chart gets at 390 px). The
+# stylesheet (block "issue 9" in static/css/qiportal.css) sets the size per viewport
+# band so that it renders >= MIN_TEXT_PX; these are the same bands, for the geometry
+# below and for tests/indicators/test_charts.py, which holds the two together.
+MIN_TEXT_PX = 11
+TEXT_SIZES: tuple[tuple[int | None, int], ...] = ((480, 26), (768, 20), (960, 12), (None, 15))
+"""(up to this viewport width in CSS px, None = wider; font size in user units)."""
+CHART_GUTTER_PX = 82
+"""Viewport width minus the width of a chart below the two-column layout (page and
+card padding, borders), measured in Chromium at 320-900 px."""
+TEXT_MAX = max(size for _width, size in TEXT_SIZES)
+
+# Room for the text at its largest size: y labels ("100,0 %", 7 characters of at most
+# 0.6 em) left of the plot, the target label above a line at 100 %, the years and the
+# x axis label below it.
+PAD_L = round(7 * 0.6 * TEXT_MAX) + 12
+PAD_R = 16
+PAD_T = round(TEXT_MAX * 1.15)
+PAD_B = round(TEXT_MAX * 2.5)
 MIN_BAR_H = 3.0
 """Least height of a bar, so a site at 0 (or a tiny value) stays visible above the
 x axis (1.5 px stroke) in its flag colour."""
+
+
+def text_size(viewport_px: int) -> int:
+    """The chart font size in user units the stylesheet gives at ``viewport_px``."""
+    for up_to, size in TEXT_SIZES:
+        if up_to is None or viewport_px <= up_to:
+            return size
+    raise AssertionError("TEXT_SIZES ends with a band without bound")  # pragma: no cover
 
 
 def _f(x: float) -> str:
@@ -157,7 +185,7 @@ def distribution_chart(
         "y0": _f(y0),
         "label_x": _f(PAD_L - 6),
         "axis_label_x": _f((x0 + x1) / 2),
-        "axis_label_y": _f(CHART_H - 12),
+        "axis_label_y": _f(CHART_H - TEXT_MAX * 0.3),
         "n": len(points),
         "n_zero": sum(1 for p in points if p[0] == 0),
         "any_missed": any("missed" in b["class"] for b in bars),
@@ -251,7 +279,7 @@ def trend_chart(points: Sequence[IndicatorTrendPoint], *, is_count: bool) -> dic
         "x1": _f(x1),
         "y0": _f(axis.y(0)),
         "label_x": _f(PAD_L - 6),
-        "year_y": _f(CHART_H - PAD_B + 18),
+        "year_y": _f(CHART_H - PAD_B + TEXT_MAX * 1.1),
         "years": [{"x": _f(x(y)), "label": str(y)} for y in range(first, last + 1)],
         "y_top": _f(PAD_T),
         "is_count": is_count,
