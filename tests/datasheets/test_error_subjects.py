@@ -243,3 +243,19 @@ def test_years_are_not_grouped():
 def test_years_on_the_deckblatt_are_not_grouped():
     assert cell_error("Deckblatt", "B10", ErrorCode.NEGATIVE, value=-2022).message_de == "-2022 ist negativ."
     assert cell_error("Basisdaten", "D4", ErrorCode.NEGATIVE, value=-2022).message_de == "-2.022 ist negativ."
+
+
+def test_preview_numbers_are_grouped_in_german(client, catalogue, site_a, coordinator, monkeypatch):
+    from datasheets import views
+    from datasheets.reports import DiffRow
+
+    revision = DatasheetRevisionFactory(
+        site=site_a, status=RevisionStatus.VALIDATED, confirmed_at=None, uploaded_by=coordinator
+    )
+    row = DiffRow("1a", 1234, 12345, None, None, (), ())
+    monkeypatch.setattr(views, "revision_diff", lambda revision: [row])
+    client.force_login(coordinator)
+    body = client.get(reverse("datasheets:revision_detail", args=[revision.pk])).content.decode()
+    cells = re.findall(r'<tr data-code="1a">.*?</tr>', body, re.S)[0]
+    numbers = [" ".join(re.sub(r"<[^>]+>", "", c).split()) for c in re.findall(r'<td class="num">(.*?)</td>', cells)]
+    assert numbers == ["1.234 → 12.345", "– → –"]
