@@ -263,6 +263,8 @@ class SystemStatusView(PortalMixin, TemplateView):
         figures = system_figures(as_of=as_of, audit_year=audit_year)
         not_submitted = SubmissionTable(figures.not_submitted, prefix="ns-", order_by="registration_number")
         failed_only = SubmissionTable(figures.failed_only, prefix="fo-", order_by="registration_number")
+        # Two tables of sites: each region is named by its heading (unique landmarks).
+        not_submitted.region_labelledby, failed_only.region_labelledby = "not-submitted-heading", "failed-heading"
         config = RequestConfig(self.request, paginate=False)
         config.configure(not_submitted)
         config.configure(failed_only)
