@@ -30,6 +30,7 @@ echo "== Django checks"
 env -i PATH="$PATH" QIPORTAL_DATA_DIR="$QIPORTAL_DATA_DIR" \
   SECRET_KEY="ci-check-only-$(date +%s)-not-secret-key-0123456789abcdef" ALLOWED_HOSTS=qiportal.example.org \
   QIPORTAL_HTTPS=1 DATABASE_URL=postgres://qiportal@127.0.0.1:5432/qiportal CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+  EMAIL_HOST=smtp.example.org \
   .venv/bin/python manage.py check --deploy --fail-level WARNING
 
 echo "== pytest on SQLite (tasks eager)"

@@ -26,6 +26,7 @@ PRODUCTION = {
     "QIPORTAL_HTTPS": "1",
     "DATABASE_URL": "postgres://qiportal@127.0.0.1:5432/qiportal",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_HOST": "smtp.example.org",  # the daily digest goes out by SMTP (issue 9)
 }
 SHOWN = (
     "DEBUG",
