@@ -91,10 +91,17 @@ def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, s
             "20,0 %",
             "offen",
             "aktiv",
+            "–",  # Begründung
+            "–",  # Grund
+            "–",  # Frist
+            "",  # Wiederholung: first year
         ]
     ]
     assert page.locator("main table tbody .badge--implausible_low").count() == 1
-    assert page.locator(f"main table tbody a[href='/indicators/deviations/{deviation.pk}/']").inner_text() == "20"
+    # the KeZa link keeps the queue's filter for next / previous (issue 9)
+    link = page.locator(f"main table tbody a[href^='/indicators/deviations/{deviation.pk}/']")
+    assert link.inner_text() == "20"
+    assert "code=20" in link.get_attribute("href")
     assert page.console_errors == []
     from django.db import connections
 
