@@ -260,3 +260,61 @@ def test_bulk_accept_is_all_or_nothing(catalogue, site_a, site_b, auditor):
     assert info.value.code == DeviationError.FORBIDDEN
     assert Deviation.objects.get(pk=mine.pk).state == DeviationState.OPEN
     assert not LogEntry.objects.filter(action="indicators.deviation.accepted").exists()
+
+
+# --- re-upload: close and reopen keep the review ---------------------------------------
+
+
+def test_close_and_reopen_by_reupload_keep_the_whole_review(catalogue, site_a, coordinator, auditor):
+    """A corrected data sheet closes the record, the flag's return reopens it: the
+    justification, reason, decision, corrective action, due date, the centre's answer
+    and its evidence stay attached throughout (SPEC §4, issue 9)."""
+    from indicators.models import Evidence
+
+    (deviation,) = _flag(site_a, 2023, "KJ2022", "5")
+    deviation_justify(deviation=deviation, text="Studie geschlossen", reason_code="other", acting_user=coordinator)
+    deviation_decide(
+        deviation=deviation,
+        decision="nonconformity",
+        comment="Quote",
+        corrective_action="Neue Studie öffnen",
+        due_date=DUE,
+        acting_user=auditor,
+    )
+    deviation_respond(deviation=deviation, text="Studie beantragt", acting_user=coordinator)
+    Evidence.objects.create(
+        deviation=deviation, sha256="a" * 64, filename="antrag.pdf", content_type="application/pdf", size=9
+    )
+    review = ("state", "justification", "reason_code", "decision_comment", "corrective_action", "due_date", "response")
+
+    def snapshot():
+        stored = Deviation.objects.get(pk=deviation.pk)
+        return {f: getattr(stored, f) for f in review}, stored.is_active, stored.evidence.count()
+
+    kept = {
+        "state": "nonconformity",
+        "justification": "Studie geschlossen",
+        "reason_code": "other",
+        "decision_comment": "Quote",
+        "corrective_action": "Neue Studie öffnen",
+        "due_date": DUE,
+        "response": "Studie beantragt",
+    }
+    assert snapshot() == (kept, True, 1)
+    _flag(site_a, 2023, "KJ2022", "5", flags=())  # corrected re-upload: closed
+    assert snapshot() == (kept, False, 1)
+    _flag(site_a, 2023, "KJ2022", "5")  # the flag comes back: the same record reopens
+    assert snapshot() == (kept, True, 1)
+    assert Deviation.objects.filter(site=site_a, indicator_year=2023, code="5").count() == 1
+    # and the data sheet's Begründung does not overwrite a record under review
+    _flag(site_a, 2023, "KJ2022", "5")
+    deviation_sync(
+        site=site_a,
+        indicator_year=2023,
+        definition=_definition("KJ2022", "5"),
+        flags=["target_not_met"],
+        numerator=1,
+        denominator=10,
+        justification="neuer Text aus dem Datenblatt",
+    )
+    assert snapshot() == (kept, True, 1)
