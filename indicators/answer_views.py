@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from centres.permissions import Action, user_can
+from centres.permissions import Action
 from qiportal.exceptions import ApplicationError
 
 from .evidence import deviation_answer, evidence_check_size, evidence_get, evidence_open
@@ -28,23 +27,7 @@ from .services import deviation_send_back
 from .views import DeviationStepView
 
 
-class StepRoleMixin:
-    """Refuse the step with 403 when the user may view the deviation (else ``dispatch``
-    already answered 404) but lacks ``required_action`` on it: a role refusal of the
-    step as such. A refusal by state stays a message on the page (200)."""
-
-    required_action: Action = Action.JUSTIFY
-
-    def check_role(self) -> None:
-        if not user_can(self.request.user, self.required_action, self.deviation):
-            raise PermissionDenied
-
-    def post(self, request, *args, **kwargs):
-        self.check_role()
-        return super().post(request, *args, **kwargs)
-
-
-class DeviationAnswerView(StepRoleMixin, DeviationStepView):
+class DeviationAnswerView(DeviationStepView):
     """POST (multipart) of the centre's answer: statement and evidence files, all or
     nothing (``indicators.evidence.deviation_answer``). A refused file is named in the
     error of the file field."""
@@ -79,7 +62,7 @@ class DeviationAnswerView(StepRoleMixin, DeviationStepView):
         return self.render_to_response(self.get_context_data(answer_form=form))
 
 
-class DeviationSendBackView(StepRoleMixin, DeviationStepView):
+class DeviationSendBackView(DeviationStepView):
     """POST: the auditor does not accept the centre's answer yet
     (``indicators.services.deviation_send_back``)."""
 

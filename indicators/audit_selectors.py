@@ -12,18 +12,11 @@ from django.db.models.functions import Coalesce
 from centres.models import Audit
 from centres.selectors import audit_list
 
-from .choices import DeviationState
 from .models import Deviation
+from .selectors import SUMMARY_STATES
 
 # The review states counted per audit, in the order they are shown.
-COUNTED_STATES = [
-    DeviationState.OPEN,
-    DeviationState.JUSTIFIED,
-    DeviationState.ACCEPTED,
-    DeviationState.NOTE,
-    DeviationState.NONCONFORMITY,
-    DeviationState.RESOLVED,
-]
+COUNTED_STATES = SUMMARY_STATES
 
 
 def _count(state: str | None) -> Coalesce:

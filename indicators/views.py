@@ -367,9 +367,13 @@ class DeviationStepView(DeviationDetailView):
         """The service call of the step; each subclass defines it."""
         raise ImproperlyConfigured(f"{type(self).__name__} must define perform()")
 
-    def post(self, request, *args, **kwargs):
-        if self.required_action and not user_can(request.user, self.required_action, self.deviation):
+    def check_role(self) -> None:
+        """403 (PermissionDenied) unless the user may ``required_action`` this record."""
+        if self.required_action and not user_can(self.request.user, self.required_action, self.deviation):
             raise PermissionDenied
+
+    def post(self, request, *args, **kwargs):
+        self.check_role()
         form = self.form_class(request.POST)
         if form.is_valid():
             try:
