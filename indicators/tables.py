@@ -143,15 +143,16 @@ class DeviationTable(tables.Table):
             "code",
             "title",
             "flag",
-            "numerator",
-            "denominator",
-            "rate",
+            # what the auditor decides on comes first, so it is in view at 1366 px
             "state",
-            "is_active",
             "justification",
             "reason_code",
             "due_date",
             "consecutive_years",
+            "numerator",
+            "denominator",
+            "rate",
+            "is_active",
         )
         order_by = ("site", "-indicator_year", "code")
         empty_text = _("No deviations match the filter.")

@@ -86,15 +86,15 @@ def test_login_upload_and_deviation_list(browser_page, site_server, catalogue, s
             "20",
             "Dauer der Strahlentherapie bei Larynxkarzinom",
             LOW_LABEL,
-            "2",
-            "10",
-            "20,0 %",
             "offen",
-            "aktiv",
             "–",  # Begründung
             "–",  # Grund
             "–",  # Frist
             "",  # Wiederholung: first year
+            "2",
+            "10",
+            "20,0 %",
+            "aktiv",
         ]
     ]
     assert page.locator("main table tbody .badge--implausible_low").count() == 1
