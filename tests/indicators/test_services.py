@@ -361,7 +361,12 @@ def test_decide_is_forbidden_for_roles_without_the_right(deviation, who, request
 @pytest.mark.parametrize("decision", ["note", "nonconformity"])
 def test_auditor_resolves_note_or_nonconformity(deviation, auditor, decision):
     deviation_decide(
-        deviation=deviation, decision=decision, comment="Befund", due_date=DUE, corrective_action="Plan", acting_user=auditor
+        deviation=deviation,
+        decision=decision,
+        comment="Befund",
+        due_date=DUE,
+        corrective_action="Plan",
+        acting_user=auditor,
     )
     deviation_resolve(deviation=deviation, comment=" behoben ", acting_user=auditor)
     stored = Deviation.objects.get(pk=deviation.pk)
