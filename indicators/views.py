@@ -282,7 +282,12 @@ class DeviationDetailView(PortalMixin, TemplateView):
                 lambda: JustifyForm(initial={"text": deviation.justification, "reason_code": deviation.reason_code}),
             ),
             "decide_form": (can_decide and deviation.state in OPEN_STATES, DecideForm),
-            "resolve_form": (can_decide and deviation.state in DECIDED_STATES, ResolveForm),
+            # An answered Abweichung is resolved below the centre's answer (the answer
+            # include), so the auditor reads the statement before the button.
+            "resolve_form": (
+                can_decide and deviation.state in DECIDED_STATES and not deviation.awaiting_review,
+                ResolveForm,
+            ),
         }
         for name, (allowed, empty) in steps.items():
             context[name] = (kwargs.get(name) or empty()) if allowed else None

@@ -122,8 +122,8 @@ class HomeView(PortalMixin, TemplateView):
                 {
                     "count": n_justified,
                     "label": ngettext(
-                        "justified deviation of your audits awaits your decision",
-                        "justified deviations of your audits await your decision",
+                        "justified deviation awaits your decision",
+                        "justified deviations await your decision",
                         n_justified,
                     ),
                     "url": url_with_query("indicators:deviation_list", state="justified", active="active"),

@@ -356,3 +356,20 @@ def test_evidence_of_a_resolved_deviation_stays_listed(client, answered, auditor
     section = answer_section(page(client, answered))
     assert "Protokoll.pdf" in section and "<form" not in section and "überfällig" not in section
     assert Evidence.objects.filter(deviation=answered).count() == 1
+
+
+def test_the_auditor_resolves_an_answered_abweichung_below_the_answer(client, answered, nonconformity, auditor):
+    """One resolve form, after the centre's statement: the auditor reads before deciding.
+    Before an answer the page's own resolve step stays (the auditor may resolve on site)."""
+    resolve_url = reverse("indicators:deviation_resolve", args=[answered.pk])
+    html = page(login(client, auditor), answered)
+    assert html.count(f'action="{resolve_url}') == 1
+    assert html.index("Protokolle liegen bei.") < html.index(f'action="{resolve_url}')
+    assert f'action="{resolve_url}' in answer_section(html)
+
+
+def test_before_an_answer_the_page_offers_resolve_once(client, nonconformity, auditor):
+    resolve_url = reverse("indicators:deviation_resolve", args=[nonconformity.pk])
+    html = page(login(client, auditor), nonconformity)
+    assert html.count(f'action="{resolve_url}') == 1
+    assert f'action="{resolve_url}' not in answer_section(html)
