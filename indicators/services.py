@@ -32,70 +32,84 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+DEFINITION_FIELDS = (
+    "position",
+    "title_de",
+    "title_en",
+    "kind",
+    "entity",
+    "numerator_de",
+    "numerator_en",
+    "denominator_de",
+    "denominator_en",
+    "numerator_source",
+    "denominator_source",
+    "target_op",
+    "guideline_qi",
+    "counts_events",
+    "eb_ref",
+    "sources",
+    "certainty",
+    "notes",
+    "series",
+)
+
+
+def _version_fields(v: dict) -> dict:
+    return {k: v[k] for k in ("indicator_year", "audit_year", "layout_revision", "numbering", "notes", "layout")}
+
+
+def _definition_fields(d: dict) -> dict:
+    fields = {k: d[k] for k in DEFINITION_FIELDS}
+    for key in ("target_value", "corridor_lower", "corridor_upper"):
+        fields[key] = _decimal(d[key])
+    return fields
+
+
 def catalogue_load(*, path: Path = CATALOGUE_FIXTURE) -> dict[str, int]:
     """Load (create or update) catalogue versions, definitions and the year mapping from
     the project fixture (built by ``fixtures/build_catalogue.py``). Idempotent.
 
+    Into an empty catalogue the rows are inserted in bulk (a handful of queries: a fresh
+    install, every test); otherwise each row is created or updated in place.
     Returns counts ``{"versions": n, "definitions": n, "years": n}``.
     """
     with transaction.atomic():
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        n_defs = 0
+        fresh = not CatalogueVersion.objects.exists()
         by_key: dict[tuple[str, str], IndicatorDefinition] = {}
         pending_predecessors: list[tuple[IndicatorDefinition, tuple[str, str]]] = []
         for v in data["versions"]:
-            version, _ = CatalogueVersion.objects.update_or_create(
-                id=v["id"],
-                defaults={
-                    "indicator_year": v["indicator_year"],
-                    "audit_year": v["audit_year"],
-                    "layout_revision": v["layout_revision"],
-                    "numbering": v["numbering"],
-                    "notes": v["notes"],
-                    "layout": v["layout"],
-                },
-            )
-            for d in v["definitions"]:
-                fields = {
-                    k: d[k]
-                    for k in (
-                        "position",
-                        "title_de",
-                        "title_en",
-                        "kind",
-                        "entity",
-                        "numerator_de",
-                        "numerator_en",
-                        "denominator_de",
-                        "denominator_en",
-                        "numerator_source",
-                        "denominator_source",
-                        "target_op",
-                        "guideline_qi",
-                        "counts_events",
-                        "eb_ref",
-                        "sources",
-                        "certainty",
-                        "notes",
-                        "series",
-                    )
-                }
-                fields["target_value"] = _decimal(d["target_value"])
-                fields["corridor_lower"] = _decimal(d["corridor_lower"])
-                fields["corridor_upper"] = _decimal(d["corridor_upper"])
-                definition, _ = IndicatorDefinition.objects.update_or_create(
-                    version=version, code=d["code"], defaults=fields
+            if fresh:
+                version = CatalogueVersion.objects.create(id=v["id"], **_version_fields(v))
+                definitions = IndicatorDefinition.objects.bulk_create(
+                    IndicatorDefinition(version=version, code=d["code"], **_definition_fields(d))
+                    for d in v["definitions"]
                 )
+            else:
+                version, _ = CatalogueVersion.objects.update_or_create(id=v["id"], defaults=_version_fields(v))
+                definitions = [
+                    IndicatorDefinition.objects.update_or_create(
+                        version=version, code=d["code"], defaults=_definition_fields(d)
+                    )[0]
+                    for d in v["definitions"]
+                ]
+            for definition, d in zip(definitions, v["definitions"], strict=True):
                 by_key[(version.id, definition.code)] = definition
                 if d["predecessor"]:
                     pending_predecessors.append((definition, tuple(d["predecessor"])))
-                n_defs += 1
         for definition, key in pending_predecessors:
             definition.predecessor = by_key.get(key)
-            definition.save(update_fields=["predecessor"])
-        for year, version_id in data["years"].items():
-            IndicatorYear.objects.update_or_create(year=int(year), defaults={"catalogue_version_id": version_id})
-        return {"versions": len(data["versions"]), "definitions": n_defs, "years": len(data["years"])}
+        IndicatorDefinition.objects.bulk_update([d for d, _key in pending_predecessors], ["predecessor"])
+        if fresh:
+            IndicatorYear.objects.bulk_create(
+                IndicatorYear(year=int(year), catalogue_version_id=version_id)
+                for year, version_id in data["years"].items()
+            )
+        else:
+            for year, version_id in data["years"].items():
+                IndicatorYear.objects.update_or_create(year=int(year), defaults={"catalogue_version_id": version_id})
+        return {"versions": len(data["versions"]), "definitions": len(by_key), "years": len(data["years"])}
 
 
 def evaluation_record(

@@ -464,6 +464,25 @@ def test_catalogue_load_updates_a_changed_definition(catalogue, tmp_path):
     assert IndicatorDefinition.objects.filter(version_id="KJ2022", code="8").count() == 1
 
 
+def test_catalogue_load_in_bulk_and_in_place_store_the_same_rows(db):
+    """The first load inserts in bulk, later ones update in place: the same rows either
+    way, predecessors included (a predecessor lost in the database comes back)."""
+
+    def rows():
+        return sorted(IndicatorDefinition.objects.values_list(), key=str), sorted(
+            IndicatorYear.objects.values_list(), key=str
+        )
+
+    catalogue_load()
+    fresh = rows()
+    k8_24 = IndicatorDefinition.objects.get(version_id="KJ2024", code="8")
+    IndicatorDefinition.objects.filter(pk=k8_24.pk).update(predecessor=None, series="x")
+    IndicatorYear.objects.filter(year=2024).update(catalogue_version_id="C2.1")
+    catalogue_load()
+    assert rows() == fresh
+    assert IndicatorDefinition.objects.get(pk=k8_24.pk).predecessor.code == "8"
+
+
 # --- who is on the record -------------------------------------------------------------
 
 
