@@ -41,9 +41,12 @@ class CertificateAdmin(admin.ModelAdmin):
 
 @admin.register(Audit)
 class AuditAdmin(admin.ModelAdmin):
+    """Audits: auditors, REDZYK and outcome are shown but set only on the office's page
+    (``audit_auditors_set`` / ``audit_update``), which logs them from → to (issue 9)."""
+
     list_display = ("site", "audit_year", "kind", "date", "reduced_cycle", "outcome")
-    filter_horizontal = ("auditors",)
     list_filter = ("audit_year", "kind")
+    readonly_fields = ("auditors", "reduced_cycle", "outcome")
 
 
 @admin.register(LogEntry)

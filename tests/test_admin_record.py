@@ -88,3 +88,35 @@ def test_the_admin_speaks_german(admin_client, catalogue, site_a):
     page = admin_client.get(reverse("admin:datasheets_datasheetrevision_changelist")).content.decode()
     assert "Hochgeladen von" in page
     assert "Datenblatt-Revisionen" in page
+
+
+def test_an_audits_auditors_redzyk_and_outcome_are_set_only_on_the_logged_page(admin_client, site_a):
+    """The admin may correct an audit's date, not who audits it or what it decided:
+    those go through audit_auditors_set / audit_update, which log from → to."""
+    import datetime as dt
+
+    from centres.models import Audit, AuditKind, Role
+    from tests.factories import MembershipFactory
+
+    expert = UserFactory(username="fe_admin")
+    MembershipFactory(user=expert, site=None, role=Role.AUDITOR)
+    audit = Audit.objects.create(site=site_a, audit_year=2024, kind=AuditKind.SURVEILLANCE)
+    change = reverse("admin:centres_audit_change", args=[audit.pk])
+    page = admin_client.get(change).content.decode()
+    assert 'name="auditors"' not in page and 'name="outcome"' not in page and 'name="reduced_cycle"' not in page
+    response = admin_client.post(
+        change,
+        {
+            "site": site_a.pk,
+            "audit_year": 2024,
+            "kind": AuditKind.SURVEILLANCE,
+            "date": "2024-05-15",
+            "auditors": [expert.pk],
+            "reduced_cycle": "on",
+            "outcome": "suspended",
+        },
+    )
+    assert response.status_code == 302
+    audit.refresh_from_db()
+    assert audit.date == dt.date(2024, 5, 15)  # the date may be corrected here
+    assert (list(audit.auditors.all()), audit.reduced_cycle, audit.outcome) == ([], False, "")
