@@ -263,10 +263,11 @@ def deviation_sync(
                     action="indicators.deviation.closed",
                     data={"revision": source_revision_id},
                 )
+        counts: dict[int, int] = {}
         for flag in wanted | set(existing):
-            deviation_streaks_refresh(site=site, series=definition.series, flag=flag)
+            counts |= deviation_streaks_refresh(site=site, series=definition.series, flag=flag)
         for deviation in active:
-            deviation.refresh_from_db(fields=["consecutive_years"])
+            deviation.consecutive_years = counts[deviation.pk]
         return active
 
 
@@ -454,19 +455,25 @@ def deviations_accept(*, deviations: Iterable[Deviation], comment: str, acting_u
         ]
 
 
-def deviation_streaks_refresh(*, site: Site, series: str, flag: str) -> None:
+def deviation_streaks_refresh(*, site: Site, series: str, flag: str) -> dict[int, int]:
     """Recompute ``consecutive_years`` of the deviations of one site × indicator series
     × flag: a year's count is 1, plus the previous year's count if that year has an
     active deviation of the same series and flag. The series (never the bare KeZa code)
-    links definitions across catalogue versions (SPEC §5, issue 9)."""
-    rows = list(
-        Deviation.objects.filter(site=site, definition__series=series, flag=flag, is_active=True).order_by(
-            "indicator_year"
-        )
+    links definitions across catalogue versions (SPEC §5, issue 9).
+
+    Returns {deviation pk: count} of the active records, so callers holding them need
+    not read them again."""
+    rows = (
+        Deviation.objects.filter(site=site, definition__series=series, flag=flag, is_active=True)
+        .order_by("indicator_year")
+        .values_list("pk", "indicator_year", "consecutive_years")
     )
+    counts: dict[int, int] = {}
     previous_year, streak = None, 0
-    for deviation in rows:
-        streak = streak + 1 if previous_year == deviation.indicator_year - 1 else 1
-        previous_year = deviation.indicator_year
-        if deviation.consecutive_years != streak:
-            Deviation.objects.filter(pk=deviation.pk).update(consecutive_years=streak)
+    for pk, year, stored in rows:
+        streak = streak + 1 if previous_year == year - 1 else 1
+        previous_year = year
+        counts[pk] = streak
+        if stored != streak:
+            Deviation.objects.filter(pk=pk).update(consecutive_years=streak)
+    return counts

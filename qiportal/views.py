@@ -30,7 +30,7 @@ from datasheets.choices import RevisionStatus
 from datasheets.selectors import revision_list
 from datasheets.tables import RevisionTable, status_badge
 from indicators.choices import DeviationState
-from indicators.selectors import deviation_list, deviation_overdue_q
+from indicators.selectors import deviation_list, deviation_overdue_q, user_decides_any
 from indicators.tables import EMPTY, TABLE_TEMPLATE
 
 from .portal import PortalMixin, portal_context, url_with_query
@@ -114,7 +114,7 @@ class HomeView(PortalMixin, TemplateView):
                     "url": url_with_query("indicators:deviation_list", state="open", active="active"),
                 }
             )
-        if site_list(user=user, action=Action.DECIDE).exists():
+        if user_decides_any(user):
             # Only what the user may decide: an auditor's earlier years are read-only.
             decidable = restrict(deviation_list(user=user, is_active=True), user, Action.DECIDE)
             n_justified = decidable.filter(state=DeviationState.JUSTIFIED).count()

@@ -57,8 +57,9 @@ def test_series_links_years_across_a_catalogue_change(catalogue, site_a):
     assert _definition("KJ2024", "2a").series == _definition("KJ2022", "2").series == "KJ2022:2"
     _flag(site_a, 2022, "KJ2022", "2")
     _flag(site_a, 2023, "KJ2022", "2")
-    _flag(site_a, 2024, "KJ2024", "2a")
+    (returned,) = _flag(site_a, 2024, "KJ2024", "2a")
     assert [_streak(site_a, 2022, "2"), _streak(site_a, 2023, "2"), _streak(site_a, 2024, "2a")] == [1, 2, 3]
+    assert returned.consecutive_years == 3  # the records deviation_sync returns carry the count too
 
 
 def test_the_same_code_in_another_version_is_not_a_repeat(catalogue, site_a):
