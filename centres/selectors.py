@@ -11,6 +11,11 @@ from .models import Audit, LogEntry, Role, Site
 from .permissions import Action, restrict, site_scope, user_roles
 
 
+def user_display_name(user) -> str:
+    """How a person is named on pages, mails and reports: full name, else user name."""
+    return user.get_full_name() or user.get_username()
+
+
 def site_list(*, user, action: Action = Action.VIEW) -> QuerySet[Site]:
     """Sites the user may ``action``, with their centre."""
     return restrict(Site.objects.select_related("centre"), user, action, site_field="")

@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
 from .models import Audit, Site
+from .selectors import user_display_name
 
 TABLE_TEMPLATE = "django_tables2/qiportal.html"
 
@@ -85,7 +86,7 @@ class AuditTable(tables.Table):
         empty_text = _("No audits match the filter.")
 
     def render_auditors(self, record: Audit) -> str:
-        names = [u.get_full_name() or u.username for u in record.auditors.all()]
+        names = [user_display_name(u) for u in record.auditors.all()]
         return ", ".join(sorted(names)) or "–"
 
     def render_reduced_cycle(self, value: bool) -> str:

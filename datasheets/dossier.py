@@ -32,6 +32,7 @@ from openpyxl.styles import Alignment, Font
 
 from centres.models import Audit
 from centres.permissions import Action, user_can
+from centres.selectors import user_display_name
 from indicators.choices import DeviationState
 from indicators.formatting import format_percent
 from indicators.models import Deviation, IndicatorDefinition, IndicatorYear
@@ -168,7 +169,7 @@ def dossier_audit_get(*, user, pk: int) -> Audit:
 def _user_name(user) -> str:
     if user is None:
         return "–"
-    return user.get_full_name() or user.username
+    return user_display_name(user)
 
 
 def _revision_info(revision: DatasheetRevision) -> RevisionInfo:

@@ -9,6 +9,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from centres.selectors import user_display_name
 from indicators.tables import EMPTY, TABLE_TEMPLATE, flag_badges, format_count, format_percent
 
 from .choices import RevisionStatus
@@ -92,7 +93,7 @@ class RevisionTable(tables.Table):
         return ", ".join(parts)
 
     def render_uploaded_by(self, value) -> str:
-        return value.get_full_name() or value.get_username()
+        return user_display_name(value)
 
 
 class IndicatorValueTable(tables.Table):

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from centres.models import LogEntry
 from centres.permissions import Action, audit_years, restrict, site_scope
+from centres.selectors import user_display_name
 from centres.services import log_entry_create
 
 from .choices import DeviationState, ReasonCode
@@ -117,7 +118,7 @@ class Digest:
 
     def as_text(self) -> str:
         """The plain-text body of the mail."""
-        lines = [_("Hello %(name)s,") % {"name": _name(self.user)}, "", _intro(), ""]
+        lines = [_("Hello %(name)s,") % {"name": user_display_name(self.user)}, "", _intro(), ""]
         for section in self.sections:
             heading = f"{section.title} ({len(section.items)})"
             lines += [heading, "=" * len(heading)]
@@ -135,16 +136,12 @@ class Digest:
             "indicators/email/digest.html",
             {
                 "digest": self,
-                "greeting": _("Hello %(name)s,") % {"name": _name(self.user)},
+                "greeting": _("Hello %(name)s,") % {"name": user_display_name(self.user)},
                 "intro": _intro(),
                 "footer": _footer(),
                 "settings_url": _absolute(reverse("notification_settings")),
             },
         )
-
-
-def _name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _intro() -> str:
@@ -182,7 +179,7 @@ def _url(deviation: Deviation) -> str:
 
 
 def _actor(entry: LogEntry) -> str:
-    return _name(entry.actor) if entry.actor else _("the system")
+    return user_display_name(entry.actor) if entry.actor else _("the system")
 
 
 # ------------------------------------------------------------------ scope

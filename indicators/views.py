@@ -32,7 +32,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from centres.permissions import Action, user_can
-from centres.selectors import log_entry_list
+from centres.selectors import log_entry_list, user_display_name
 from qiportal.exceptions import ApplicationError
 from qiportal.portal import PortalMixin
 
@@ -335,9 +335,7 @@ class DeviationDetailView(PortalMixin, TemplateView):
                 {
                     "entry": entry,
                     "label": LOG_ACTIONS.get(entry.action, entry.action),
-                    "actor": (entry.actor.get_full_name() or entry.actor.get_username())
-                    if entry.actor
-                    else _("system"),
+                    "actor": user_display_name(entry.actor) if entry.actor else _("system"),
                     "revision": data.get("revision"),
                     "from": STATE_LABELS.get(data.get("from"), data.get("from")) if data.get("from") else "",
                     "to": STATE_LABELS.get(data.get("to"), data.get("to")) if data.get("to") else "",
