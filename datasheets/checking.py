@@ -65,11 +65,12 @@ def _site_access(acting_user, expected_site: Site | None):
     def access(registration_number: str) -> str | None:
         site = Site.objects.filter(registration_number__iexact=registration_number).first()
         if site is None:
-            return ErrorCode.SITE_UNKNOWN
+            return ErrorCode.SITE_UNKNOWN, {}
         if acting_user is not None and not user_can(acting_user, Action.SUBMIT, site):
-            return ErrorCode.SITE_FORBIDDEN
+            return ErrorCode.SITE_FORBIDDEN, {}
         if expected_site is not None and site.pk != expected_site.pk:
-            return ErrorCode.SITE_MISMATCH  # a site the user may submit for, but not the one chosen
+            # a site the user may submit for, but not the one chosen: name both (issue 9)
+            return ErrorCode.SITE_MISMATCH, {"chosen": expected_site.registration_number}
         return None
 
     return access
@@ -113,15 +114,6 @@ def datasheet_check(
         site_access=access,
         expected_year=expected_year,
     )
-    if expected_site is not None:  # name both sites (issue 9): "the file is for X, you chose Y"
-        problems.errors = [
-            cell_error(
-                e.sheet, e.cell, e.code, value=facts.registration_number, chosen=expected_site.registration_number
-            )
-            if e.code == ErrorCode.SITE_MISMATCH
-            else e
-            for e in problems.errors
-        ]
     version_id = facts.version_id
     if version_id is None and facts.indicator_year is None:
         # Without a usable year, still read the values with the template's own layout.

@@ -164,7 +164,7 @@ def cover_validate(
     *,
     known_templates: dict[str, int],
     version_for_year: Callable[[int], str | None],
-    site_access: Callable[[str], str | None],
+    site_access: Callable[[str], tuple[str, dict[str, object]] | None],
     expected_year: int | None = None,
     today: dt.date | None = None,
 ) -> CoverFacts:
@@ -172,8 +172,10 @@ def cover_validate(
 
     known_templates: catalogue version id -> layout revision.
     version_for_year: Kennzahlenjahr -> catalogue version id in force (None: unknown).
-    site_access: Reg.-Nr. -> None if allowed, else ``"site_unknown"`` or
-    ``"site_forbidden"``. expected_year: a year the caller insists on (CLI ``--year``).
+    site_access: Reg.-Nr. -> None if allowed, else (error code, extra message
+    parameters), the code ``"site_unknown"``, ``"site_forbidden"`` or
+    ``"site_mismatch"`` (which names the chosen site: ``{"chosen": "KHT-1014"}``).
+    expected_year: a year the caller insists on (CLI ``--year``).
     """
     today = today or dt.date.today()
     version_id: str | None = None
@@ -203,8 +205,9 @@ def cover_validate(
             registration_number = str(value).strip()
             denied = site_access(registration_number)
             if denied:
-                problems.add(cell_error(reg.sheet, reg.ref, ErrorCode(denied), value=registration_number))
-                registration_number = None if denied == ErrorCode.SITE_UNKNOWN else registration_number
+                code, params = denied
+                problems.add(cell_error(reg.sheet, reg.ref, ErrorCode(code), value=registration_number, **params))
+                registration_number = None if code == ErrorCode.SITE_UNKNOWN else registration_number
 
     indicator_year = None
     year_cell = cover.get("indicator_year")

@@ -279,7 +279,7 @@ GOOD_COVER = {
 DROP = object()  # leave the label out of the cover
 TODAY = dt.date(2025, 6, 1)
 VERSIONS = {2022: "KJ2022", 2023: "KJ2022", 2024: "KJ2024", 2025: "KJ2024", 2026: "KJ2024"}
-SITES = {"KHT-A01": None, "12345": None, "KHT-B01": "site_forbidden"}
+SITES = {"KHT-A01": None, "12345": None, "KHT-B01": ("site_forbidden", {})}
 
 
 def _cover_check(template_id="KHT/KJ2022/1", cover=None, **kw):
@@ -289,7 +289,7 @@ def _cover_check(template_id="KHT/KJ2022/1", cover=None, **kw):
     kw = {
         "known_templates": {"KJ2022": 1, "KJ2024": 2},  # catalogue version -> layout revision
         "version_for_year": VERSIONS.get,
-        "site_access": lambda number: SITES.get(number, "site_unknown"),
+        "site_access": lambda number: SITES.get(number, ("site_unknown", {})),
         "today": TODAY,
     } | kw
     facts = cover_validate(cells, template_id, problems, **kw)
